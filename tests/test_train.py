@@ -1,0 +1,48 @@
+"Training runs: kill a tiny run mid-training, resume it, and get the history of an uninterrupted run."
+import os, signal, subprocess, sys, time, textwrap
+from pathlib import Path
+import pandas as pd
+import pytest
+
+RUN = textwrap.dedent('''
+    import sys
+    from pathlib import Path
+    from mcsc_fastai.learner import tiny_config
+    from mcsc_fastai.train import train_run
+    phantom, out, resume = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == 'resume'
+    cfg = tiny_config('mcsc', data=str(phantom), iters=8, eval_every=2)
+    train_run(cfg, out, resume=resume, show_progress=False)
+''')
+
+def _train(phantom, out, resume=False, **kw):
+    return subprocess.Popen([sys.executable, '-c', RUN, str(phantom), str(out), 'resume' if resume else 'new'], **kw)
+
+def _rows(out):
+    p = out/'history.csv'
+    return len(pd.read_csv(p)) if p.exists() else 0
+
+@pytest.fixture(scope='module')
+def phantom(tmp_path_factory):
+    from mcsc_fastai.synthetic import make_synthetic_acdc
+    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
+
+def test_kill_and_resume_gives_the_same_history(phantom, tmp_path):
+    full, killed = tmp_path/'full', tmp_path/'killed'
+    assert _train(phantom, full).wait(timeout=600) == 0
+    proc = _train(phantom, killed)
+    deadline = time.time() + 600
+    while _rows(killed) < 2 and proc.poll() is None and time.time() < deadline: time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    done_before = _rows(killed)
+    assert 2 <= done_before < 4
+    assert _train(phantom, killed, resume=True).wait(timeout=600) == 0
+    a, b = pd.read_csv(full/'history.csv'), pd.read_csv(killed/'history.csv')
+    assert a.iteration.tolist() == [2, 4, 6, 8]
+    pd.testing.assert_frame_equal(a, b, rtol=1e-5, atol=1e-6)
+
+def test_cli_rejects_an_unknown_method(tmp_path):
+    exe = Path(sys.executable).parent/'mcsc-train'
+    res = subprocess.run([str(exe), '--method', 'fixmatch', '--out', str(tmp_path/'run')], capture_output=True, text=True)
+    assert res.returncode != 0 and 'fixmatch' in res.stderr
+    assert not (tmp_path/'run').exists()
