@@ -8,3 +8,6 @@ from .models import *
 from .losses import *
 from .contrast import *
 from .metrics import *
+from .learner import *
+from .train import *
+from .embeddings import *
