@@ -1,4 +1,9 @@
 "Semi-supervised medical image segmentation with Multi-Scale Cross Contrastive Learning (MCSC) on fastai."
 __version__ = "0.1.0"
 
+import warnings
+# fastai's layers module compiles two activations with `torch.jit.script` at import, which recent PyTorch
+# releases flag as deprecated; the warning says nothing about this package and would clutter every command.
+warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
+
 from .all import *

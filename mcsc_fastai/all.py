@@ -11,3 +11,4 @@ from .metrics import *
 from .learner import *
 from .train import *
 from .embeddings import *
+from .study import *

@@ -30,11 +30,12 @@ from .data import mcsc_dls
 # %% auto #0
 __all__ = ['METHODS', 'LEGACY_SWITCHES', 'SCALE_BLOCKS', 'RAMP_STEPS', 'method_config', 'ablation_config', 'sigmoid_rampup',
            'cps_weight', 'poly_factor', 'warmup_poly_factor', 'reference_swin_schedule', 'MCSCLoss',
-           'MCSCScheduleCallback', 'TrainAverage', 'LossTermsCallback', 'LegacyEvalModeCallback', 'has_projectors',
-           'adamw', 'group_lrs', 'mcsc_learner', 'tiny_config', 'MCSCMixedPrecision', 'amp_mode']
+           'MCSCScheduleCallback', 'TrainAverage', 'LossTermsCallback', 'LegacyEvalModeCallback', 'partner_scores',
+           'ValidValue', 'PartnerCallback', 'has_projectors', 'adamw', 'group_lrs', 'mcsc_learner', 'tiny_config',
+           'MCSCMixedPrecision', 'amp_mode']
 
 # %% ../nbs/08_learner.ipynb #ce2ad7d7
-METHODS = ('unet-fs', 'unet-ls', 'cps', 'cts', 'mcsc', 'mcsc-legacy')
+METHODS = ('unet-fs', 'unet-ls', 'cps', 'cts', 'mcsc', 'mcsc-legacy', 'mcsc-cnn')
 LEGACY_SWITCHES = dict(legacy_label_order=True, legacy_grid=True, legacy_sampling=True,
                        legacy_eval_mode=True, legacy_metrics=True, test_size=256, aug='legacy')
 
@@ -236,6 +237,67 @@ class LegacyEvalModeCallback(Callback):
 
 def _first_net(model): return model.nets[model.net_names[0]]
 
+# %% ../nbs/08_learner.ipynb #5d476aa1
+def _class_counts(a:torch.Tensor, b:torch.Tensor, n_classes:int) -> torch.Tensor:
+    "[2, n_classes - 1]: per foreground class, |a = c and b = c| and |a = c| + |b = c|."
+    cls = torch.arange(1, n_classes, device=a.device).view(-1, 1)
+    a, b = (a.flatten() == cls), (b.flatten() == cls)
+    return torch.stack([(a & b).sum(1), a.sum(1) + b.sum(1)]).double().cpu()
+
+def _pooled_dice(counts:torch.Tensor) -> float:
+    "Mean over the classes present in either map of the pooled Dice 2|A and B| / (|A| + |B|)."
+    inter, total = counts
+    present = total > 0
+    return float((2 * inter[present] / total[present]).mean()) if present.any() else float('nan')
+
+def partner_scores(model, # a two-network `MCSCModel`
+                   batches, # iterable of validation batches (x, y, ...) at the training size
+                   n_classes:int, # classes including background
+                   strides:tuple=() # coarser contrast strides (> 1) to score as well
+                  ) -> dict:
+    "Agreement of the two networks and the Dice of the labels each receives from its partner."
+    names = model.net_names
+    if len(names) != 2: raise ValueError(f"partner scores need two networks, got {names}")
+    counts = {}
+    def add(key, a, b): counts[key] = counts.get(key, 0) + _class_counts(a, b, n_classes)
+    with predicting_with(model), torch.no_grad():
+        for b in batches:
+            x, y = b[0], b[1]
+            preds = [hard_prediction(model.nets[n](x).logits) for n in names]
+            add('agree', *preds)
+            for n, partner in zip(names, preds[::-1]):
+                add(f'plabel_{n}', partner, y)
+                for s in strides:
+                    h, w = y.shape[-2] // s, y.shape[-1] // s
+                    add(f'plabel_{n}_s{s}', resample_labels(partner, (h, w)), resample_labels(y, (h, w)))
+    return {k: _pooled_dice(v) for k, v in counts.items()}
+
+# %% ../nbs/08_learner.ipynb #22c7bdc5
+class ValidValue(Metric):
+    "A value a callback sets after validation (NaN until then), shown as a column of the progress table and CSV."
+    def __init__(self, name:str): self._name, self.val = name, float('nan')
+    @property
+    def name(self): return self._name
+    @property
+    def value(self): return self.val
+
+class PartnerCallback(Callback):
+    "Log `partner_scores` on the validation slices after every validation (two-network models)."
+    order = VolumeDiceCallback.order  # adds its metrics before the Recorder collects their names
+    def __init__(self, strides:tuple=()): # coarser contrast strides to score
+        self.strides, self.mets = tuple(s for s in strides if s > 1), L()
+    def before_fit(self):
+        names = self.learn.model.net_names
+        keys = ['agree'] + [f'plabel_{n}' for n in names] + [f'plabel_{n}_s{s}' for n in names for s in self.strides]
+        self.mets = L(ValidValue(k) for k in keys)
+        self.learn.metrics = L(m for m in self.learn.metrics if not isinstance(m, ValidValue)) + self.mets
+    def after_validate(self):
+        if hasattr(self.learn, 'lr_finder') or hasattr(self.learn, 'gather_preds'): return
+        scores = partner_scores(self.learn.model, self.dls.valid, self.dls.n_classes, self.strides)
+        for m in self.mets: m.val = scores[m.name]
+    def after_fit(self):
+        self.learn.metrics = L(m for m in self.learn.metrics if not isinstance(m, ValidValue))
+
 # %% ../nbs/08_learner.ipynb #9055c113
 def has_projectors(model) -> bool:
     "Whether the model has contrast projectors (their own parameter group)."
@@ -268,6 +330,7 @@ def mcsc_learner(dls, # `mcsc_dls` loaders
     vols = getattr(dls, 'valid_volumes', None)
     cbs = L(MCSCScheduleCallback(cfg), LossTermsCallback()) + L(cbs)
     if vols: cbs += VolumeDiceCallback(vols, size=cfg.size, legacy=cfg.legacy_metrics)
+    if vols and len(model.net_names) == 2: cbs += PartnerCallback(tuple(cfg.contrast_scales))
     if cfg.legacy_eval_mode: cbs += LegacyEvalModeCallback()
     learn = Learner(dls, model, loss_func=loss, opt_func=adamw, splitter=mcsc_splitter, lr=group_lrs(cfg, model),
                     wd=cfg.wd, wd_bn_bias=True, train_bn=True, metrics=L(metrics), cbs=cbs, **kwargs)

@@ -441,8 +441,8 @@ def predict(self:MCSCModel, x) -> torch.Tensor:
 
 # %% ../nbs/04_models.ipynb #15f610cb
 METHOD_NETS = {'unet-fs': ('cnn',), 'unet-ls': ('cnn',), 'cps': ('cnn', 'cnn2'), 'cts': ('cnn', 'swin'),
-               'mcsc': ('cnn', 'swin'), 'mcsc-legacy': ('cnn', 'swin')}  # networks of each method
-CONTRAST_METHODS = ('mcsc', 'mcsc-legacy')  # methods with the multi-scale contrastive loss
+               'mcsc': ('cnn', 'swin'), 'mcsc-legacy': ('cnn', 'swin'), 'mcsc-cnn': ('cnn', 'cnn2')}  # networks of each method
+CONTRAST_METHODS = ('mcsc', 'mcsc-legacy', 'mcsc-cnn')  # methods with the multi-scale contrastive loss
 
 def make_net(name:str, # 'cnn', 'cnn2' (U-Net) or 'swin' (Swin-UNet)
              cfg:MCSCConfig # run configuration

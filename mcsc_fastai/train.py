@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 import torch
 from fastai.learner import Learner
 from fastai.callback.core import Callback
-from fastcore.basics import patch, ifnone
+from fastcore.basics import patch, ifnone, noop
 from fastcore.script import call_parse
 from .core import *
 from .synthetic import make_synthetic_acdc
@@ -25,8 +25,8 @@ from .learner import *
 
 # %% auto #0
 __all__ = ['DEMO_DATA', 'PRESETS', 'PRESET_DATA', 'preset_data', 'preset_config', 'atomic_write', 'atomic_save', 'rng_state',
-           'set_rng_state', 'RunFolderCallback', 'resolve_data', 'run_dls', 'write_config', 'train_run',
-           'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
+           'set_rng_state', 'RunFolderCallback', 'log_line', 'resolve_data', 'run_dls', 'write_config', 'quiet_learner',
+           'train_run', 'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
            'parse_labelled', 'mcsc_train', 'mcsc_eval']
 
 # %% ../nbs/10_train.ipynb #6c07e6eb
@@ -43,7 +43,8 @@ PRESETS = {
                      lr=1e-3, proj_lr=1e-3, num_workers=2),
     'synapse': dict(dataset='synapse', n_classes=9, labelled=4),
 }
-PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
+PRESETS['acdc-study'] = PRESETS['acdc-cpu'] | dict(iters=2000, eval_every=200)  # the protocol of the real-ACDC study (13_study)
+PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'acdc-study': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
 
 def preset_data(preset:str) -> str|None:
     "The default dataset folder of a preset: `$MCSC_DATA/<name>` if present, else `data/<name>`."
@@ -101,13 +102,15 @@ class RunFolderCallback(Callback):
     def __init__(self, path, # the run folder
                  history:list|None=None, # rows of a resumed run
                  best:dict|None=None, # best validation Dice per network so far
-                 smooth:tuple|None=None # the Recorder's smoothed-loss state of a resumed run
+                 smooth:tuple|None=None, # the Recorder's smoothed-loss state of a resumed run
+                 echo:bool=False # print one line per validation (for logs; progress bars are off)
                 ):
-        self.path, self.history, self.best, self.smooth = Path(path), ifnone(history, []), ifnone(best, {}), smooth
+        self.path, self.history, self.best, self.smooth, self.echo = Path(path), ifnone(history, []), ifnone(best, {}), smooth, echo
 
     def before_fit(self):
-        "Continue the smoothed training loss of a resumed run (the Recorder has just reset it)."
+        "Continue the smoothed training loss and the wall clock of a resumed run (the Recorder has just reset it)."
         if self.smooth: self.learn.recorder.smooth_loss.count, self.learn.recorder.smooth_loss.val = self.smooth
+        self.t0 = time.time() - (self.history[-1].get('elapsed', 0.) if self.history else 0.)
 
     def after_epoch(self):
         row = self._row(); self.history.append(row)
@@ -118,15 +121,28 @@ class RunFolderCallback(Callback):
             if v is not None and not math.isnan(v) and v > self.best.get(net, -1.0):
                 self.best[net] = v; atomic_save(self.learn.model.state_dict(), self.path/f'best_{net}.pth')
         self._save_latest()
+        if self.echo: print(log_line(row, self.learn.mcsc_schedule.n_total), flush=True)
 
 # %% ../nbs/10_train.ipynb #7fa39bcb
 @patch
 def _row(self:RunFolderCallback) -> dict:
-    "The epoch's recorder values as a dict, with the global iteration."
+    "The epoch's recorder values as a dict, with the global iteration and the training wall time so far (s)."
     names = list(self.learn.recorder.metric_names[1:])
     vals = [float(v) if v is not None else float('nan') for v in self.learn.final_record]
     row = dict(zip([n for n in names if n != 'time'], vals))
-    return {'iteration': self.learn.mcsc_schedule.it, **row}
+    return {'iteration': self.learn.mcsc_schedule.it, 'elapsed': round(time.time() - self.t0, 1), **row}
+
+def log_line(row:dict, # a history row
+             total:int # iterations of the run
+            ) -> str:
+    "One readable line for a log: iteration, wall time, loss terms, Dice (%) and partner diagnostics."
+    m, s = divmod(int(row.get('elapsed', 0)), 60)
+    parts = [f"it {row['iteration']}/{total}", f"{m:d}m{s:02d}s"]
+    for k, v in row.items():
+        if k in ('iteration', 'elapsed') or v is None or math.isnan(v): continue
+        pct = k.startswith(('dice', 'agree', 'plabel'))
+        parts.append(f"{k} {100*v:.1f}" if pct else f"{k} {v:.4f}")
+    return '  '.join(parts)
 
 @patch
 def _save_latest(self:RunFolderCallback):
@@ -158,11 +174,22 @@ def write_config(cfg:MCSCConfig, path:Path, **extra):
     (Path(path)/'config.json').write_text(json.dumps(d, indent=2, default=str))
 
 # %% ../nbs/10_train.ipynb #20ad6d4e
+def _interactive() -> bool:
+    "Whether progress bars help: in a notebook, or with stdout on a terminal."
+    from fastcore.basics import in_notebook
+    return in_notebook() or sys.stdout.isatty()
+
+def quiet_learner(learn:Learner) -> Learner:
+    "No progress bars and no per-epoch printout (a run folder callback with `echo` writes the log lines)."
+    if hasattr(learn, 'progress'): learn.remove_cb(learn.progress)
+    learn.logger = noop
+    return learn
+
 def train_run(cfg:MCSCConfig, # run settings
               out, # run folder
               resume:bool=False, # continue from out/latest.pth
               pretrained:str|None=None, # local Swin-T checkpoint
-              show_progress:bool=True # fastai progress bars
+              show_progress:bool|None=None # progress bars (None: only when stdout is a terminal or a notebook)
              ) -> Learner:
     "Train `cfg` into the run folder `out` (resuming it if asked); returns the learner."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -174,8 +201,10 @@ def train_run(cfg:MCSCConfig, # run settings
     if torch.cuda.is_available() and cfg.amp: learn.to_amp()   # bf16 (fp16 with scaling where missing), channels_last
     state = _load_latest(learn, out) if resume else None
     if state is None: write_config(cfg, out)
-    learn.add_cb(RunFolderCallback(out, *((state['history'], state['best'], state['smooth']) if state else ())))
-    if not show_progress: learn.remove_cb(learn.progress) if hasattr(learn, 'progress') else None
+    if show_progress is None: show_progress = _interactive()
+    learn.add_cb(RunFolderCallback(out, *((state['history'], state['best'], state['smooth']) if state else ()),
+                                   echo=not show_progress))
+    if not show_progress: quiet_learner(learn)
     learn.fit_mcsc(cfg.iters, start_it=state['it'] if state else 0)
     plot_history(out)
     return learn
@@ -281,14 +310,14 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu or synapse
                resume:bool=False, # continue the run in --out from its latest checkpoint
                pretrained:str=None, # local Swin-T ImageNet checkpoint
                amp:bool=False, # mixed precision on a GPU (bf16, else fp16)
-               quiet:bool=False # no progress bars
+               quiet:bool=False # no progress bars (they are off anyway when stdout is not a terminal)
               ):
     "Train a method of the MCSC paper into a run folder, then evaluate it."
     cfg = preset_config(preset, method, iters=iters, bs=bs, labelled_bs=labelled_bs, size=size, data=data,
                         seed=seed, amp=amp or None, pretrained=pretrained, **parse_labelled(labelled))
     out = Path(out or f'runs/{preset}-{method}')
     t0 = time.time()
-    train_run(cfg, out, resume=resume, show_progress=not quiet)
+    train_run(cfg, out, resume=resume, show_progress=False if quiet else None)
     print(f"trained in {time.time() - t0:.0f} s -> {out}")
     layout = open_dataset(resolve_data(load_run_config(out)), cfg.dataset)
     evaluate_run(out, split='test' if layout.test_names else 'val')
