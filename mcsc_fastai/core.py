@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2cd714c0
 from __future__ import annotations
-import os, random, json, platform, dataclasses
+import os, sys, random, json, platform, dataclasses
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Optional, Sequence, NamedTuple
@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['ACDC_CLASSES', 'SYNAPSE_CLASSES', 'DataError', 'Volume', 'data_root', 'set_seed', 'MCSCConfig', 'show_env']
+__all__ = ['ACDC_CLASSES', 'SYNAPSE_CLASSES', 'USER_ERRORS', 'DataError', 'Volume', 'data_root', 'set_seed', 'MCSCConfig',
+           'show_env', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #d0dd9c9c
 ACDC_CLASSES = ('background', 'RV', 'Myo', 'LV')
@@ -140,3 +141,17 @@ def show_env() -> dict:
         from mcsc_fastai import __version__; env['mcsc_fastai'] = __version__
     except ImportError: pass
     return env
+
+# %% ../nbs/00_core.ipynb #ce4ab7ed
+USER_ERRORS = (ValueError, DataError, FileNotFoundError, KeyError) # what the console scripts report in one line
+
+def cli_errors(tool:str, # the console script's name, e.g. 'mcsc-train'
+               fn, # the work, a function of no arguments
+               debug:bool=False # re-raise with the traceback
+              ):
+    "Run `fn()`; a user error exits with one line on stderr and code 2."
+    try: return fn()
+    except USER_ERRORS as e:
+        if debug: raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"{tool}: error: {msg}", file=sys.stderr); raise SystemExit(2)

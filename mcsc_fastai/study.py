@@ -24,7 +24,7 @@ from .train import *
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RESULT_COLUMNS', 'parse_sets', 'StudyPlan', 'run_name', 'make_record', 'read_records',
            'study_results', 'summarise', 'summary_markdown', 'plot_study', 'measure_speed', 'estimate_seconds',
-           'print_plan', 'finish_study', 'run_study', 'cli_errors', 'mcsc_compare']
+           'print_plan', 'finish_study', 'run_study', 'mcsc_compare']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -375,14 +375,7 @@ def run_study(out, # the study folder
     res.attrs['trained'] = trained
     return res
 
-# %% ../nbs/13_study.ipynb #5ff83138
-def cli_errors(tool:str, fn, debug:bool=False):
-    "Run `fn()`; a user error (bad value, bad data, missing file) exits with one line on stderr and code 2."
-    try: return fn()
-    except (ValueError, DataError, FileNotFoundError, KeyError) as e:
-        if debug: raise
-        print(f"{tool}: error: {e}", file=sys.stderr); raise SystemExit(2)
-
+# %% ../nbs/13_study.ipynb #63f1afdf
 @call_parse
 def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse
                  methods:str='unet-ls,mcsc', # comma-separated methods
