@@ -10,14 +10,17 @@ import json as jsonlib, os, subprocess, sys, tempfile, time, resource
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from .core import data_root
+from fastai.callback.core import Callback, CancelTrainException
+from .core import data_root, show_env, set_seed, cli_errors
 from .contrast import (CHUNK, TAU, block_contrast, block_contrast_reference, block_grid,
                                   random_block_perms, resample_labels, _group_labels, _kept_groups)
 
 # %% auto #0
-__all__ = ['REF_SIZE', 'REF_FOREGROUND', 'SCALES', 'VARIANTS', 'MMAP_THRESHOLD', 'BENCHES', 'bench_labels', 'scale_block',
-           'loss_inputs', 'PeakMemory', 'loss_worker', 'bench_loss', 'bench_models', 'step_inputs', 'step_worker',
-           'bench_step', 'bench_hd95', 'mcsc_bench']
+__all__ = ['REF_SIZE', 'REF_FOREGROUND', 'SCALES', 'VARIANTS', 'MMAP_THRESHOLD', 'PRECISIONS', 'PROTOCOL_ITERS',
+           'PROTOCOL_EVAL_EVERY', 'TRAIN_ITERS', 'TINY_TRAIN_ITERS', 'RATE_SKIP', 'STEP_VARIANTS', 'TINY_SHAPES',
+           'BENCHES', 'bench_labels', 'scale_block', 'loss_inputs', 'PeakMemory', 'loss_worker', 'bench_loss',
+           'bench_models', 'step_inputs', 'step_worker', 'bench_step', 'bench_hd95', 'IterTimer', 'train_rate',
+           'bench_gpu', 'mcsc_bench']
 
 # %% ../nbs/11_bench.ipynb #2d09a68c
 REF_SIZE = 224                   # network input of the official run
@@ -88,7 +91,7 @@ def _status_mb(field:str) -> float:
     raise KeyError(field)
 
 class PeakMemory:
-    "Context manager: `peak_mb`, the peak memory above the start of the block (RSS on CPU, allocator on GPU)."
+    "Context manager: `peak_mb`, the peak memory above the start of the block, and `total_mb`, the peak in all (RSS on CPU, allocator on GPU)."
     def __init__(self, device): self.cuda = torch.device(device).type == 'cuda'
     def __enter__(self):
         if self.cuda:
@@ -100,13 +103,21 @@ class PeakMemory:
         except OSError: self.start, self.method = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, 'ru_maxrss growth (lower bound)'
         return self
     def __exit__(self, *exc):
-        if self.cuda: torch.cuda.synchronize(); self.peak_mb = (torch.cuda.max_memory_allocated() - self.start)/2**20
-        elif self.method.startswith('VmHWM'): self.peak_mb = _status_mb('VmHWM') - self.start
-        else: self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024 - self.start
+        if self.cuda:
+            torch.cuda.synchronize(); self.total_mb = torch.cuda.max_memory_allocated()/2**20
+            self.peak_mb = self.total_mb - self.start/2**20
+            return
+        self.total_mb = _status_mb('VmHWM') if self.method.startswith('VmHWM') else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
+        self.peak_mb = self.total_mb - self.start
 
 # %% ../nbs/11_bench.ipynb #03adcc32
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize()
+
+def _device_name(device) -> str:
+    "The GPU's name, or 'cpu'."
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'
 
 def _n_kept(labels, perms, block, legacy) -> int:
     "Block groups with foreground (the groups the loss computes)."
@@ -142,7 +153,7 @@ def _fwd_bwd(fn, feats, labels, block, perms, device) -> tuple:
         start, cpu_start = time.perf_counter(), time.process_time()
         loss = fn(feats, labels, block, perms); loss.backward(); _sync(device)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    return seconds, cpu_seconds, mem, float(loss)
+    return seconds, cpu_seconds, mem, float(loss.detach())
 
 # %% ../nbs/11_bench.ipynb #af9c5b7f
 def loss_worker(variant:str='fixed', # 'fixed', 'legacy' or 'reference_loop'
@@ -160,7 +171,7 @@ def loss_worker(variant:str='fixed', # 'fixed', 'legacy' or 'reference_loop'
     row = dict(scale=scale, variant=variant, labels=labels, size=feats.shape[-1], block=block, maps=len(lab),
                channels=channels, anchors_per_group=M, n_groups=perms.shape[1], n_groups_kept=n_kept,
                foreground=round(float((lab > 0).float().mean()), 4), chunk=chunk if variant != 'reference_loop' else None,
-               device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu', threads=torch.get_num_threads())
+               device=_device_name(device), threads=torch.get_num_threads())
     need_mb = 8 * 4 * M**2 * n_kept / 2**20
     if variant == 'reference_loop' and not force and need_mb > _available_mb() / 2:
         return dict(row, fwd_bwd_s=None, peak_mb=None, note=f"skipped: needs about {need_mb/1024:.0f} GB, "
@@ -236,25 +247,38 @@ def step_inputs(labels:str='synthetic', bs:int=4, labelled_bs:int=2, size:int=RE
     is_lab = torch.arange(bs, device=device) < labelled_bs
     return x, torch.where(is_lab[:, None, None], lab, -1), is_lab, lab
 
+PRECISIONS = ('fp32', 'bf16')  # a training step in float32, or in bfloat16 autocast
+
+def _step_loss(cfg, loss_fn, out, y, is_lab, full, pseudo:str):
+    "The MCSC loss of one step (contrast labels of the unlabelled slices: ground truth or the model's cross predictions)."
+    loss = sum(loss_fn._supervised(out.logits, y, is_lab)) + loss_fn.w_cps * sum(loss_fn._cross_pseudo(out.logits, is_lab))
+    if not cfg.contrast_scales: return loss
+    ctr = (full, torch.ones_like(is_lab)) if pseudo == 'gt' else (y, is_lab)
+    return loss + cfg.w_cl * sum(loss_fn._contrast(out, *ctr))
+
 def step_worker(method:str='mcsc', size:int=REF_SIZE, bs:int=4, labelled_bs:int=2, labels:str='synthetic',
                 pseudo:str='gt', chunk:int=CHUNK, device:str|None=None, n:int=2, seed:int=0,
-                tiny:bool=False # narrow networks of `tiny_config` (tests)
+                tiny:bool=False, # narrow networks of `tiny_config` (tests)
+                precision:str='fp32', # 'fp32', or 'bf16': bfloat16 autocast as `Learner.to_amp` (logits cast back to float32)
+                channels_last:bool=False # model and batch in channels_last memory format
                ) -> dict:
     "Seconds and peak memory of one full training iteration (forward, all losses, backward, AdamW step)."
     from mcsc_fastai.learner import method_config, tiny_config, MCSCLoss
     from mcsc_fastai.models import build_model
+    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     cfg = (tiny_config if tiny else method_config)(method, size=size, bs=bs, labelled_bs=labelled_bs, contrast_chunk=chunk)
     torch.manual_seed(seed)
-    model = build_model(cfg).to(device).train()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = build_model(cfg).to(device).train().to(memory_format=fmt)
     loss_fn, opt = MCSCLoss(cfg, model.net_names), torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd)
     x, y, is_lab, full = step_inputs(labels, bs, labelled_bs, size, device, seed)
+    x, bf16 = x.contiguous(memory_format=fmt), precision == 'bf16'
     def step():
-        out = model(x)
-        loss = sum(loss_fn._supervised(out.logits, y, is_lab)) + loss_fn.w_cps * sum(loss_fn._cross_pseudo(out.logits, is_lab))
-        if cfg.contrast_scales:
-            ctr = (full, torch.ones_like(is_lab)) if pseudo == 'gt' else (y, is_lab)
-            loss = loss + cfg.w_cl * sum(loss_fn._contrast(out, *ctr))
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+            if bf16: out = out.float()
+            loss = _step_loss(cfg, loss_fn, out, y, is_lab, full, pseudo)
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True); _sync(device)
     step()  # warm-up: allocations, optimizer state
     times = []
@@ -262,8 +286,9 @@ def step_worker(method:str='mcsc', size:int=REF_SIZE, bs:int=4, labelled_bs:int=
         for _ in range(n):
             t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
     return dict(method=method, batch=bs, labelled=labelled_bs, size=size, s_per_iter=round(sum(times) / n, 3),
-                s_min=round(min(times), 3), peak_mb=round(mem.peak_mb, 1), memory=mem.method, pseudo=pseudo,
-                chunk=chunk, device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu',
+                s_min=round(min(times), 3), peak_mb=round(mem.peak_mb, 1), peak_total_mb=round(mem.total_mb, 1),
+                memory=mem.method, pseudo=pseudo, precision=precision, channels_last=channels_last,
+                chunk=chunk, device=_device_name(device),
                 threads=torch.get_num_threads())
 
 # %% ../nbs/11_bench.ipynb #2fa55944
@@ -297,11 +322,117 @@ def bench_hd95(json:bool=False, n:int=3, **_) -> dict:
     print(jsonlib.dumps(row) if json else f"HD95 per class and volume: median {row['median_ms']} ms, max {row['max_ms']} ms ({row['n']} measured)")
     return row
 
+# %% ../nbs/11_bench.ipynb #999311ce
+PROTOCOL_ITERS, PROTOCOL_EVAL_EVERY = 40000, 200  # the official run: iterations, a validation every 200
+TRAIN_ITERS, TINY_TRAIN_ITERS = 300, 8  # iterations `mcsc-bench gpu` trains (with --tiny)
+RATE_SKIP = 20  # first iterations left out of the rate: cuDNN autotuning, allocator growth, loader start-up
+STEP_VARIANTS = {'fp32': ('fp32', False), 'bf16': ('bf16', False), 'bf16_channels_last': ('bf16', True)}  # name -> (precision, channels_last)
+TINY_SHAPES = dict(size=64, loss=dict(size=56, maps=4, channels=8))  # --tiny: network input; contrast inputs
+
+class IterTimer(Callback):
+    "End time of every training iteration and length of every validation (CUDA synchronised); stops training after `max_seconds`."
+    order = 90  # after the validation metrics (`VolumeDiceCallback`, `PartnerCallback`)
+    def __init__(self, max_seconds:float=float('inf')): self.max_seconds, self.ends, self.valid_s = max_seconds, [], []
+    def before_train(self): self.t0 = time.perf_counter()
+    def after_batch(self):
+        if not self.training: return
+        _sync(self.dls.device); self.ends.append(time.perf_counter())
+        if self.ends[-1] - self.t0 > self.max_seconds: raise CancelTrainException()
+    def before_validate(self): self.v0 = time.perf_counter()
+    def after_validate(self): _sync(self.dls.device); self.valid_s.append(time.perf_counter() - self.v0)
+    def rate(self, skip:int=RATE_SKIP) -> float:
+        "Iterations per second after the first `skip` (after the first one when there are too few)."
+        skip = skip if len(self.ends) > skip + 1 else 0
+        return (len(self.ends) - 1 - skip) / (self.ends[-1] - self.ends[skip])
+
+# %% ../nbs/11_bench.ipynb #3c440698
+def _train_data(data, tiny:bool, tmp:str) -> tuple:
+    "(dataset folder, 'acdc' or 'phantom'): `data`, else $MCSC_DATA/ACDC (not with `tiny`), else a phantom in `tmp`."
+    from mcsc_fastai.synthetic import make_synthetic_acdc
+    root = data or (None if tiny else data_root('ACDC'))
+    if root is not None: return Path(root), 'acdc'
+    return make_synthetic_acdc(Path(tmp)/'phantom', n_patients=6 if tiny else 30, seed=0), 'phantom'
+
+def _protocol(rate:float, valid_s:float|None) -> dict:
+    "Projected hours of the official protocol: training alone, and with its validations."
+    train_h = PROTOCOL_ITERS / rate / 3600
+    valid_h = (PROTOCOL_ITERS // PROTOCOL_EVAL_EVERY) * (valid_s or 0.) / 3600
+    return dict(protocol_iters=PROTOCOL_ITERS, projected_train_h=round(train_h, 3), projected_protocol_h=round(train_h + valid_h, 3))
+
+# %% ../nbs/11_bench.ipynb #40f8b3ea
+def train_rate(tiny:bool=False, # `tiny_config` on a small phantom instead of the `acdc` preset
+               device:str|None=None, # cuda or cpu (default: cuda when available)
+               iters:int|None=None, # iterations to train (default `TRAIN_ITERS`, tiny `TINY_TRAIN_ITERS`)
+               max_seconds:float=300., # stop training after this many seconds (then validate)
+               data:str|None=None # ACDC folder (default: $MCSC_DATA/ACDC, else a synthetic phantom)
+              ) -> dict:
+    "Train the `acdc` preset (`--amp` on a GPU) for `iters` iterations: rate, validation time, projected protocol time."
+    from mcsc_fastai.learner import tiny_config, mcsc_learner, amp_mode
+    from mcsc_fastai.train import preset_config, run_dls, quiet_learner
+    device, iters = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu')), iters or (TINY_TRAIN_ITERS if tiny else TRAIN_ITERS)
+    with tempfile.TemporaryDirectory() as tmp:
+        root, source = _train_data(data, tiny, tmp)
+        kw = dict(data=str(root), iters=iters, eval_every=iters, amp=True)
+        cfg = tiny_config('mcsc', **kw) if tiny else preset_config('acdc', 'mcsc', **kw)
+        set_seed(cfg.seed)
+        dls = run_dls(cfg); dls.to(device)
+        learn, timer, amp = quiet_learner(mcsc_learner(dls, cfg)), IterTimer(max_seconds), device.type == 'cuda'
+        if amp: learn.to_amp()
+        with PeakMemory(device) as mem: learn.fit_mcsc(iters, cbs=timer)
+    rate, valid_s = timer.rate(), (timer.valid_s[-1] if timer.valid_s else None)
+    return dict(preset='tiny' if tiny else 'acdc', method='mcsc', data=source, n_val_volumes=len(dls.valid_volumes),
+                batch=cfg.bs, labelled=cfg.labelled_bs, size=cfg.size, amp=amp_mode() if amp else None, iters=len(timer.ends),
+                it_per_s=round(rate, 3), s_per_iter=round(1/rate, 4), valid_s=valid_s and round(valid_s, 2),
+                peak_mb=round(mem.peak_mb, 1), peak_total_mb=round(mem.total_mb, 1), num_workers=cfg.num_workers,
+                device=_device_name(device), **_protocol(rate, valid_s))
+
+# %% ../nbs/11_bench.ipynb #efce65f2
+def _section(name:str, fn) -> dict:
+    "Run one measurement; its row, or its error (the check goes on), with a progress line on stderr."
+    t0 = time.perf_counter()
+    try: row = fn()
+    except Exception as e: row = dict(error=f"{type(e).__name__}: {e}"[:500])
+    print(f"mcsc-bench gpu: {name}: " + (f"error: {row['error']}" if 'error' in row else
+          ', '.join(f"{k} {row[k]}" for k in ('s_per_iter', 'fwd_bwd_s', 'it_per_s', 'peak_mb', 'projected_protocol_h') if k in row))
+          + f" ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    return row
+
+def _gpu_summary(res:dict) -> str:
+    "The check as a few readable lines."
+    lines = [f"{k}: {v}" for k, v in res['env'].items()]
+    for name, r in res['step'].items(): lines.append(f"iteration {name}: {r.get('s_per_iter')} s, peak {r.get('peak_mb')} MB {r.get('error', '')}")
+    c, t = res['contrast_full'], res['train']
+    lines.append(f"contrast at full scale: {c.get('fwd_bwd_s')} s, peak {c.get('peak_mb')} MB {c.get('error', '')}")
+    lines.append(f"training ({t.get('preset')} on {t.get('data')}): {t.get('it_per_s')} it/s, validation {t.get('valid_s')} s, "
+                 f"{PROTOCOL_ITERS} iterations projected at {t.get('projected_protocol_h')} h {t.get('error', '')}")
+    return '\n'.join(lines)
+
+# %% ../nbs/11_bench.ipynb #4575086f
+def bench_gpu(json:bool=False, device:str|None=None, tiny:bool=False, n:int|None=None, iters:int|None=None,
+              max_seconds:float=300., labels:str='synthetic', data:str|None=None, **_) -> dict:
+    "The GPU check: environment; one iteration in fp32, bf16, bf16 + channels_last; the contrast alone; a short `acdc` run (`failed`: sections with an error)."
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    kind = torch.device(device).type
+    if kind == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"--device {device}: this machine has no CUDA device")
+    if kind == 'cpu' and not tiny: raise ValueError("--device cpu: the check at full scale takes hours on a CPU; add --tiny")
+    size, loss_shapes = (TINY_SHAPES['size'], TINY_SHAPES['loss']) if tiny else (REF_SIZE, {})
+    res = dict(env=show_env(), device=_device_name(device), tiny=tiny)
+    print(f"mcsc-bench gpu: {res['env']}", file=sys.stderr, flush=True)
+    res['step'] = {name: _section(f"iteration {name}", lambda p=p, cl=cl: step_worker('mcsc', size, labels=labels, device=device,
+                                  n=n or (1 if tiny else 10), tiny=tiny, precision=p, channels_last=cl))
+                   for name, (p, cl) in STEP_VARIANTS.items()}
+    res['contrast_full'] = _section('contrast, full scale', lambda: loss_worker('fixed', 'full', labels, device=device, **loss_shapes))
+    res['train'] = _section('training', lambda: train_rate(tiny, device, iters, max_seconds, data))
+    rows = {**{f'step.{k}': r for k, r in res['step'].items()}, 'contrast_full': res['contrast_full'], 'train': res['train']}
+    res['failed'] = [k for k, r in rows.items() if 'error' in r]
+    print(jsonlib.dumps(res) if json else _gpu_summary(res))
+    return res
+
 # %% ../nbs/11_bench.ipynb #fb0c3269
-BENCHES = {'loss': bench_loss, 'models': bench_models, 'step': bench_step, 'hd95': bench_hd95}  # subcommand -> function
+BENCHES = {'loss': bench_loss, 'models': bench_models, 'step': bench_step, 'hd95': bench_hd95, 'gpu': bench_gpu}  # subcommand -> function
 
 @call_parse
-def mcsc_bench(cmd:str, # subcommand: loss, models, step or hd95
+def mcsc_bench(cmd:str, # subcommand: loss, models, step, hd95 or gpu
                json:bool=False, # print JSON instead of a table
                variant:str=None, # fixed, legacy or reference_loop (default: all)
                scale:str=None, # full or coarse (default: both)
@@ -316,11 +447,22 @@ def mcsc_bench(cmd:str, # subcommand: loss, models, step or hd95
                worker:bool=False, # internal: measure in this process
                method:str='mcsc', # step: the method whose training iteration is timed
                pseudo:str='gt', # step: unlabelled contrast labels, gt or model
-               n:int=None # models/step: timed repetitions (default 5 for models, 2 for step)
+               n:int=None, # models/step/gpu: timed repetitions (default 5 for models, 2 for step, 10 for gpu)
+               tiny:bool=False, # gpu: the tiny configuration (with --device cpu: the test of the command)
+               iters:int=None, # gpu: training iterations (default 300; tiny 8)
+               max_seconds:float=300., # gpu: stop the training measurement after this many seconds
+               data:str=None, # gpu: ACDC folder to train on (default: $MCSC_DATA/ACDC, else a synthetic phantom)
+               debug:bool=False # show the traceback of an error
               ):
-    "Benchmarks of mcsc_fastai: `mcsc-bench loss|models|step|hd95 [--json]`."
-    if cmd not in BENCHES: raise SystemExit(f"unknown benchmark {cmd!r}; choose one of {sorted(BENCHES)}")
-    common = dict(json=json, labels=labels, chunk=chunk, device=device, size=size)
-    if cmd == 'loss': BENCHES[cmd](variant=variant, scale=scale, timeout=timeout, worker=worker, force=force,
-                                   maps=maps, channels=channels, **common)
-    else: BENCHES[cmd](method=method, pseudo=pseudo, **common, **({} if n is None else dict(n=n)))
+    "Benchmarks of mcsc_fastai: `mcsc-bench loss|models|step|hd95|gpu [--json]`."
+    def work():
+        if cmd not in BENCHES: raise ValueError(f"unknown benchmark {cmd!r}; choose one of {sorted(BENCHES)}")
+        common = dict(json=json, labels=labels, chunk=chunk, device=device, size=size)
+        if cmd == 'loss': return BENCHES[cmd](variant=variant, scale=scale, timeout=timeout, worker=worker, force=force,
+                                              maps=maps, channels=channels, **common)
+        if cmd == 'gpu':
+            res = bench_gpu(tiny=tiny, iters=iters, max_seconds=max_seconds, data=data, n=n, **common)
+            if res['failed']: raise SystemExit(1)                  # the figures are printed; the status says some are missing
+            return res
+        return BENCHES[cmd](method=method, pseudo=pseudo, **common, **({} if n is None else dict(n=n)))
+    cli_errors('mcsc-bench', work, debug)

@@ -98,14 +98,14 @@ class MCSCConfig:
     legacy_label_order:bool = False # D1: the reference's mis-ordered contrast labels
     legacy_grid:bool = False       # D2: floor(S/b)-1 blocks per side
     legacy_sampling:bool = False   # SciPy order-0 zoom indices for the coarse labels
-    legacy_eval_mode:bool = False  # D3: U-Net left in eval mode after its first validation
+    legacy_eval_mode:bool = False  # D3: U-Net left in eval mode after its first validation (at the reference's iteration)
     # --- optimisation
     iters:int = 40000              # training iterations (official 40000)
     lr:float = 5e-4                # base lr: U-Net and its head (official 5e-4)
     swin_lr_div:float = 5.0        # Swin-UNet lr = lr / 5 (official)
     proj_lr:float = 5e-4           # projectors (official, independent of lr)
     wd:float = 5e-4                # AdamW weight decay (official, all groups)
-    swin_warmup:float = 0.05       # Swin lr warm-up fraction (official: 1/20 of the epochs)
+    swin_warmup:float|None = 0.05  # Swin lr warm-up fraction (official: 1/20 of the epochs; None: the reference's epoch arithmetic)
     poly_power:float = 0.9         # poly decay power (official 0.9)
     seed:int = 1337                # official seed
     # --- evaluation

@@ -17,14 +17,15 @@ from fastcore.script import call_parse
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.torch_core import default_device
-from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, Volume, data_root, MCSCConfig
-from .synthetic import make_synthetic_acdc, write_h5
+from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, Volume, data_root, MCSCConfig, cli_errors
+from .synthetic import make_synthetic_acdc, make_synthetic_synapse, write_h5
 from .augment import AUG_MODES, AugParams, augment_pair, transform_pair
+from .nifti import convert_acdc
 
 # %% auto #0
-__all__ = ['QUICK_STRIDE', 'IGNORE_LABEL', 'check_pair', 'read_arrays', 'read_list', 'Layout', 'ACDCLayout', 'SynapseLayout',
-           'write_tiny_synapse', 'open_dataset', 'SlicePool', 'collate_slices', 'SliceDL', 'TwoStreamDL',
-           'VolumeSlices', 'show_slices', 'mcsc_dls', 'run_check', 'mcsc_data']
+__all__ = ['QUICK_STRIDE', 'IGNORE_LABEL', 'DATA_COMMANDS', 'check_pair', 'read_arrays', 'read_list', 'Layout', 'ACDCLayout',
+           'SynapseLayout', 'write_tiny_synapse', 'open_dataset', 'SlicePool', 'collate_slices', 'SliceDL',
+           'TwoStreamDL', 'VolumeSlices', 'show_slices', 'mcsc_dls', 'run_check', 'mcsc_data']
 
 # %% ../nbs/03_data.ipynb #fe9b1143
 def check_pair(path, # file the arrays came from (named in errors)
@@ -302,6 +303,7 @@ class TwoStreamDL(SliceDL):
                  bs:int=4, labelled_bs:int=2, # slices per batch; labelled slices per batch
                  seed:int|None=None, # seed of the sampling and augmentation (None: random)
                  epoch_len:int|None=None, # batches per epoch (None: one pass over the labelled slices)
+                 rank:int=0, world_size:int=1, # this process's share of a data-parallel run (`distrib`)
                  **kwargs # passed to fastai's `DataLoader` (num_workers, device, ...)
                 ):
         if not 0 < labelled_bs <= bs: raise ValueError(f"labelled_bs={labelled_bs} must be 1..bs={bs}")
@@ -310,14 +312,18 @@ class TwoStreamDL(SliceDL):
         where = dataset.layout.train_list
         if K < labelled_bs: raise DataError(where, f"labelled subset of {K} slices is smaller than labelled_bs={labelled_bs}")
         if U == 0 and bs > labelled_bs: raise DataError(where, f"no unlabelled slices: all {K} are labelled (use bs == labelled_bs)")
+        if not 0 <= rank < world_size: raise ValueError(f"rank={rank} must be 0..world_size-1 = {world_size - 1}")
+        if world_size > 1 and (K < world_size*labelled_bs or 0 < U < world_size*(bs - labelled_bs)):
+            raise DataError(where, f"{K} labelled and {U} unlabelled slices cannot fill {world_size} ranks' batches of {labelled_bs} + {bs - labelled_bs}")
         for k in ('n', 'shuffle', 'drop_last', 'indexed'): kwargs.pop(k, None)
-        super().__init__(dataset, bs=bs, n=(epoch_len or K//labelled_bs)*bs, drop_last=True, indexed=True, **kwargs)
-        self.labelled_bs, self.seed, self.epoch_len = labelled_bs, seed, epoch_len
+        super().__init__(dataset, bs=bs, n=(epoch_len or K//(labelled_bs*world_size))*bs, drop_last=True, indexed=True, **kwargs)
+        self.labelled_bs, self.seed, self.epoch_len, self.rank, self.world_size = labelled_bs, seed, epoch_len, rank, world_size
         self._labelled_queue, self._unlabelled_queue = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if seed is not None: self.rng = random.Random(seed)
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, **{'labelled_bs': self.labelled_bs, 'seed': self.seed,
-                                            'epoch_len': self.epoch_len, **kwargs})
+                                            'epoch_len': self.epoch_len,
+                                            'rank': self.rank, 'world_size': self.world_size, **kwargs})
     def create_item(self, s): return self.dataset.get(*s)  # s = (pool index, augmentation seed)
     def create_batches(self, samps): return map(self.do_batch, self.chunkify(map(self.do_item, samps)))
 
@@ -327,16 +333,18 @@ def _next_unlabelled(self:TwoStreamDL, n:int, gen:np.random.Generator # how many
                     ) -> np.ndarray:
     "The next `n` unlabelled pool indices from an endless chain of fresh permutations."
     K, N = self.dataset.n_labelled, len(self.dataset)
+    unit = self.world_size*(self.bs - self.labelled_bs) if self.world_size > 1 else 1  # several ranks: whole global draws
     while len(self._unlabelled_queue) < n:
-        self._unlabelled_queue = np.concatenate([self._unlabelled_queue, K + gen.permutation(N - K)])
+        perm = K + gen.permutation(N - K)
+        self._unlabelled_queue = np.concatenate([self._unlabelled_queue, perm[:len(perm)//unit*unit]])
     out, self._unlabelled_queue = self._unlabelled_queue[:n], self._unlabelled_queue[n:]
     return out
 
 @patch
 def _next_labelled(self:TwoStreamDL, n:int, gen:np.random.Generator # how many; generator
                   ) -> np.ndarray:
-    "The next `n` labelled indices: chained permutations, each cut to whole batches (as the reference drops its last one)."
-    K, lb = self.dataset.n_labelled, self.labelled_bs
+    "The next `n` labelled indices: chained permutations, each cut to whole (global) batches, as the reference drops its last one."
+    K, lb = self.dataset.n_labelled, self.labelled_bs*self.world_size
     while len(self._labelled_queue) < n:
         self._labelled_queue = np.concatenate([self._labelled_queue, gen.permutation(K)[:(K//lb)*lb]])
     out, self._labelled_queue = self._labelled_queue[:n], self._labelled_queue[n:]
@@ -344,13 +352,14 @@ def _next_labelled(self:TwoStreamDL, n:int, gen:np.random.Generator # how many; 
 
 @patch
 def get_idxs(self:TwoStreamDL) -> list:
-    "One epoch of samples `(pool index, augmentation seed)`, batch after batch."
-    n_batches, lb = len(self), self.labelled_bs
+    "One epoch of this rank's samples `(pool index, augmentation seed)`, batch after batch."
+    n_batches, lb, ws = len(self), self.labelled_bs, self.world_size
     gen = np.random.default_rng(self.rng.getrandbits(64))
-    labelled = self._next_labelled(n_batches*lb, gen).reshape(n_batches, lb)
-    unlabelled = self._next_unlabelled(n_batches*(self.bs - lb), gen).reshape(n_batches, self.bs - lb)
-    order = np.concatenate([labelled, unlabelled], axis=1).ravel().tolist()
-    return list(zip(order, gen.integers(0, 2**62, len(order)).tolist()))
+    labelled = self._next_labelled(n_batches*ws*lb, gen).reshape(n_batches, ws, lb)
+    unlabelled = self._next_unlabelled(n_batches*ws*(self.bs - lb), gen).reshape(n_batches, ws, self.bs - lb)
+    order = np.concatenate([labelled, unlabelled], axis=2)           # [step, rank, slot]: every rank lays out all
+    seeds = gen.integers(0, 2**62, order.size).reshape(order.shape)
+    return list(zip(order[:, self.rank].ravel().tolist(), seeds[:, self.rank].ravel().tolist()))
 
 # %% ../nbs/03_data.ipynb #65835070
 @patch
@@ -436,28 +445,50 @@ def _print_summary(s:dict):
     for p in s['problems']: print(f"  problem: {p}", file=sys.stderr)
 
 def run_check(path:str, labelled:int|None=None, labelled_slices:int|None=None, as_json:bool=False, quick:bool=False) -> int:
-    "Check a dataset folder and print its summary; returns the exit status (0 ok, 1 problems)."
+    "Check a dataset folder and print its summary; returns the exit status (0 ok, 1 problems, including a folder that cannot be opened)."
     try: s = open_dataset(path).check(labelled, labelled_slices, quick=quick, strict=False)
-    except (DataError, ValueError) as e: print(f"error: {e}", file=sys.stderr); return 1
+    except (DataError, ValueError) as e: print(f"mcsc-data: error: {e}", file=sys.stderr); return 1
     if as_json: print(_json.dumps(s))
     else: _print_summary(s)
     return 1 if s['problems'] else 0
 
 # %% ../nbs/03_data.ipynb #a4835782
-@call_parse
-def mcsc_data(cmd:str, # 'check' a dataset folder, or 'synth' (write the synthetic phantom)
-              path:str, # dataset folder (check) or destination folder (synth)
+DATA_COMMANDS = ('check', 'synth', 'convert-acdc')
+
+def _convert(raw:str, out:str|None, n_val:int|None, n_test:int|None, seed:int) -> int:
+    "`mcsc-data convert-acdc`: convert and print what was written."
+    if out is None: raise ValueError("convert-acdc needs the output folder: mcsc-data convert-acdc RAW OUT")
+    t0 = time.time(); res = convert_acdc(raw, out, n_val, n_test, seed)
+    print(f"converted {res['n_patients']} patients to {res['out']} in {time.time() - t0:.1f} s: {res['n_train_slices']} training "
+          f"slices of {res['n_train_patients']} patients, {res['n_val_volumes']} validation and {res['n_test_volumes']} test volumes")
+    return 0
+
+def _synth(dest:str, n:int|None, seed:int, synapse:bool=False) -> int:
+    "`mcsc-data synth`: write the cardiac phantom (ACDC layout) or, with `synapse`, the abdominal CT one."
+    make, what = (make_synthetic_synapse, 'abdominal CT (Synapse layout)') if synapse else (make_synthetic_acdc, 'cardiac (ACDC layout)')
+    t0 = time.time(); dest = make(dest, *([] if n is None else [n]), seed=seed)
+    print(f"wrote the synthetic {what} phantom to {dest} in {time.time() - t0:.1f} s"); return 0
+
+@call_parse(pos=['out'])
+def mcsc_data(cmd:str, # 'check' a dataset folder, 'synth' (write the synthetic phantom) or 'convert-acdc' (the challenge's NIfTI files)
+              path:str, # dataset folder (check), destination folder (synth) or the challenge's data RAW (convert-acdc)
+              out:str=None, # convert-acdc: the dataset folder to write
               labelled:int=None, # check: labelled patients (cases) to count
               labelled_slices:int=None, # check: or labelled slices
               json:bool=False, # check: print one JSON object
               quick:bool=False, # check: read only every 10th training slice
-              patients:int=30, # synth: number of patients (70/10/20 % train/val/test)
-              seed:int=0 # synth: random seed
+              patients:int=None, # synth: patients (default 30: 70/10/20 % train/val/test), or cases with --synapse (default 20)
+              synapse:bool=False, # synth: the abdominal CT phantom in the Synapse layout instead
+              val:int=None, # convert-acdc: validation patients (default 10 %)
+              test:int=None, # convert-acdc: test patients (default 20 %)
+              seed:int=0, # synth, convert-acdc: random seed
+              debug:bool=False # show the traceback of an error
              ):
-    "Check an ACDC/Synapse dataset folder, or write the synthetic ACDC phantom."
-    if cmd == 'check': status = run_check(path, labelled, labelled_slices, json, quick)
-    elif cmd == 'synth':
-        t0 = time.time(); dest = make_synthetic_acdc(path, patients, seed)
-        print(f"wrote {patients} synthetic patients to {dest} in {time.time() - t0:.1f} s"); status = 0
-    else: print(f"error: unknown command {cmd!r}: expected 'check' or 'synth'", file=sys.stderr); status = 2
+    "Check an ACDC/Synapse dataset folder, write a synthetic phantom (ACDC, or Synapse with --synapse), or convert the ACDC challenge's NIfTI files."
+    def work():
+        if cmd == 'check': return run_check(path, labelled, labelled_slices, json, quick)
+        if cmd == 'synth': return _synth(path, patients, seed, synapse)
+        if cmd == 'convert-acdc': return _convert(path, out, val, test, seed)
+        raise ValueError(f"unknown command {cmd!r}: expected one of {', '.join(DATA_COMMANDS)}")
+    status = cli_errors('mcsc-data', work, debug)
     if status: sys.exit(status)

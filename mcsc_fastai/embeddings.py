@@ -309,11 +309,13 @@ def mcsc_umap(run:str=None, # a run folder written by mcsc-train
               n_per_class:int=200, # points per class, network and stride
               n_slices:int=16, # slices sampled
               method:str='umap', # umap or pca
-              label_source:str='gt' # gt or cross
+              label_source:str='gt', # gt or cross
+              debug:bool=False # show the traceback of an error
              ):
     "Write UMAP pictures of a run's multi-scale embeddings and their class-consistency scores."
-    if run is None or not (Path(run)/'config.json').exists():
-        raise SystemExit(f"mcsc-umap: --run {run}: not a run folder (no config.json)")
-    res = run_embeddings(run, split, n_per_class, n_slices, method, label_source)
+    def work():
+        if run is None: raise ValueError("--run: give a run folder written by mcsc-train")
+        return run_embeddings(run, split, n_per_class, n_slices, method, label_source)
+    res = cli_errors('mcsc-umap', work, debug)
     for k, v in res['scores'].items(): print(f"{k:>16}: silhouette {v['silhouette']:.3f}  kNN accuracy {v['knn_acc']:.3f}")
     print(f"layouts in {res['layout_s']} s -> {run}")

@@ -28,16 +28,18 @@ from .synthetic import make_synthetic_acdc
 from .data import mcsc_dls
 
 # %% auto #0
-__all__ = ['METHODS', 'LEGACY_SWITCHES', 'SCALE_BLOCKS', 'RAMP_STEPS', 'method_config', 'ablation_config', 'sigmoid_rampup',
-           'cps_weight', 'poly_factor', 'warmup_poly_factor', 'reference_swin_schedule', 'MCSCLoss',
+__all__ = ['METHODS', 'LEGACY_SWITCHES', 'SCALE_BLOCKS', 'RAMP_STEPS', 'REFERENCE_QUIET', 'method_config', 'ablation_config',
+           'sigmoid_rampup', 'cps_weight', 'poly_factor', 'warmup_poly_factor', 'reference_swin_schedule',
+           'swin_lengths', 'n_labelled_of', 'first_validation', 'epoch_lengths', 'EpochLengthsCallback', 'MCSCLoss',
            'MCSCScheduleCallback', 'TrainAverage', 'LossTermsCallback', 'LegacyEvalModeCallback', 'partner_scores',
            'ValidValue', 'PartnerCallback', 'has_projectors', 'adamw', 'group_lrs', 'mcsc_learner', 'tiny_config',
            'MCSCMixedPrecision', 'amp_mode']
 
 # %% ../nbs/08_learner.ipynb #ce2ad7d7
-METHODS = ('unet-fs', 'unet-ls', 'cps', 'cts', 'mcsc', 'mcsc-legacy', 'mcsc-cnn')
+METHODS = ('unet-fs', 'unet-ls', 'cct', 'cps', 'cts', 'mcsc', 'mcsc-legacy', 'mcsc-cnn')
 LEGACY_SWITCHES = dict(legacy_label_order=True, legacy_grid=True, legacy_sampling=True,
-                       legacy_eval_mode=True, legacy_metrics=True, test_size=256, aug='legacy')
+                       legacy_eval_mode=True, legacy_metrics=True, test_size=256, aug='legacy',
+                       swin_warmup=None)  # swin_warmup=None: the reference's epoch arithmetic (`swin_lengths`)
 
 def method_config(method:str='mcsc', # one of `METHODS`
                   **overrides # any `MCSCConfig` field
@@ -45,7 +47,7 @@ def method_config(method:str='mcsc', # one of `METHODS`
     "The `MCSCConfig` of a method of the paper's Table R1, with `overrides` applied."
     if method not in METHODS: raise ValueError(f"method={method!r}: choose one of {METHODS}")
     kw = dict(method=method)
-    if method in ('unet-fs', 'unet-ls', 'cps', 'cts'): kw['contrast_scales'] = {}
+    if method in ('unet-fs', 'unet-ls', 'cct', 'cps', 'cts'): kw['contrast_scales'] = {}
     if method == 'mcsc-legacy': kw.update(LEGACY_SWITCHES)
     return replace(MCSCConfig(**kw), **overrides)
 
@@ -111,9 +113,52 @@ def reference_swin_schedule(iters_per_epoch:int, # loader epoch length, floor(K 
     warm_epochs = epochs // warmup_div
     return warm_epochs * iters_per_epoch, (epochs - warm_epochs) * iters_per_epoch
 
+# %% ../nbs/08_learner.ipynb #e748f8a2
+def swin_lengths(cfg:MCSCConfig, # run settings: `swin_warmup` and `labelled_bs`
+                 total:int, # training iterations
+                 n_labelled:int|None=None # labelled slices K (needed when `swin_warmup` is None)
+                ) -> tuple:
+    "(warm-up, decay) iterations of the Swin-UNet's learning rate: a fraction of training, or the reference's when `swin_warmup` is None."
+    if cfg.swin_warmup is not None:
+        warm = round(cfg.swin_warmup * total); return warm, total - warm
+    if not n_labelled: raise ValueError("swin_warmup=None (the reference's schedule) needs the number of labelled slices")
+    return reference_swin_schedule(n_labelled // cfg.labelled_bs, total)
+
+def n_labelled_of(dls) -> int|None:
+    "Labelled slices K of the training loader (None when it does not say)."
+    return getattr(getattr(dls.train, 'dataset', None), 'n_labelled', None)
+
+# %% ../nbs/08_learner.ipynb #d614243b
+REFERENCE_QUIET = (1000, 40000)  # the reference validates only once t > 1000 of its 40000 iterations (method notes 4)
+
+def first_validation(total:int, # training iterations
+                     every:int, # iterations between validations
+                     legacy:bool=False # the reference's timing
+                    ) -> int:
+    "Iteration of the first validation: `every`, or (`legacy`) the first multiple of `every` beyond 1000/40000 of training."
+    if not legacy: return every
+    quiet, ref_total = REFERENCE_QUIET
+    return (total * quiet // ref_total // every + 1) * every
+
+def epoch_lengths(total:int, every:int, # training iterations; iterations between validations
+                  start_it:int=0, # iterations already done
+                  first:int|None=None # iteration of the first validation (None: `every`)
+                 ) -> list:
+    "Training iterations of each epoch still to run; each epoch ends with a validation, the last at `total`."
+    first = ifnone(first, every)
+    if first > total or (total - first) % every:
+        raise ValueError(f"a first validation at {first}, then every {every}, does not end at iteration {total}")
+    ends = [t for t in range(first, total + 1, every) if t > start_it]
+    return np.diff([start_it] + ends).tolist()
+
+class EpochLengthsCallback(Callback):
+    "Give epoch i of a fit `lens[i]` training batches (`fit_mcsc` restores the loader's length afterwards)."
+    def __init__(self, lens:list): self.lens = list(lens) # batches of each epoch
+    def before_epoch(self): self.dls.train.n = self.lens[self.epoch] * self.dls.train.bs
+
 # %% ../nbs/08_learner.ipynb #feeb6375
 class MCSCLoss:
-    "Supervised + w_cps * cross pseudo supervision + w_cl * multi-scale contrast (Liu et al. 2023, eq. of 3.10)."
+    "Supervised + w_cps * (cross pseudo supervision or CCT consistency) + w_cl * multi-scale contrast (Liu et al. 2023, 3.10)."
     def __init__(self, cfg:MCSCConfig, # run settings: weights, contrast switches
                  net_names:tuple=('cnn', 'swin') # networks, in the model's order
                 ):
@@ -121,26 +166,32 @@ class MCSCLoss:
         self.w_cps, self.contrast_all = cfg.w_cps, True  # set by `MCSCScheduleCallback`
         self.term_names = ([f'sup_{n}' for n in self.net_names] +
                            ([f'cps_{n}' for n in self.net_names] if self.uses_cps else []) +
+                           (['cct_cons'] if self.uses_cct else []) +
                            [f'cl_s{s}' for s in cfg.contrast_scales])
         for n in self.term_names: setattr(self, n, torch.zeros(()))
 
     @property
     def uses_cps(self): return len(self.net_names) == 2 and self.cfg.w_cps > 0
+    @property
+    def uses_cct(self): return self.cfg.method in CCT_METHODS and self.cfg.w_cps > 0
 
 # %% ../nbs/08_learner.ipynb #3461b9a1
 @patch
 def __call__(self:MCSCLoss, pred, y, is_labelled=None):
     if isinstance(pred, torch.Tensor): return sup_loss(pred, y)  # validation: one network's logits
     if is_labelled is None: is_labelled = (y >= 0).flatten(1).all(1)
-    total = sum(self._supervised(pred.logits, y, is_labelled))
+    total = sum(self._supervised(pred.logits, y, is_labelled, pred.aux))
     if self.uses_cps: total = total + self.w_cps * sum(self._cross_pseudo(pred.logits, is_labelled))
+    if self.uses_cct: total = total + self.w_cps * self._consistency(pred, is_labelled)
     if self.cfg.contrast_scales: total = total + self.cfg.w_cl * sum(self._contrast(pred, y, is_labelled))
     return total
 
 @patch
-def _supervised(self:MCSCLoss, logits, y, is_labelled):
-    "0.5 (CE + Dice) of each network on the labelled slices."
-    terms = [sup_loss(lg[is_labelled], y[is_labelled]) for lg in logits]   # 0 (in the graph) when none
+def _supervised(self:MCSCLoss, logits, y, is_labelled, aux=()):
+    "0.5 (CE + Dice) of each network on the labelled slices (CCT: its mean over the main and auxiliary decoders)."
+    aux, lab = aux or ((),) * len(logits), is_labelled
+    terms = [mean_sup_loss([o[lab] for o in (lg, *ax)], y[lab]) if ax else sup_loss(lg[lab], y[lab])
+             for lg, ax in zip(logits, aux)]                                # 0 (in the graph) when none
     for n, t in zip(self.net_names, terms): setattr(self, f'sup_{n}', t.detach())
     return terms
 
@@ -151,6 +202,14 @@ def _cross_pseudo(self:MCSCLoss, logits, is_labelled):
     terms = cps_loss(logits[0][unl], logits[1][unl])                         # 0 (in the graph) when none
     for n, t in zip(self.net_names, terms): setattr(self, f'cps_{n}', t.detach())
     return terms
+
+@patch
+def _consistency(self:MCSCLoss, pred, is_labelled):
+    "CCT: the first network's main decoder against each of its auxiliary decoders, on the unlabelled slices."
+    unl = ~is_labelled
+    term = consistency_loss(pred.logits[0][unl], [a[unl] for a in pred.aux[0]])   # 0 (in the graph) when none
+    self.cct_cons = term.detach()
+    return term
 
 @patch
 def _contrast(self:MCSCLoss, pred, y, is_labelled):
@@ -195,9 +254,10 @@ class MCSCScheduleCallback(Callback):
 def lrs_at(self:MCSCScheduleCallback, it:int):
     "Learning rate of every parameter group at iteration `it`: the base rates (`group_lrs`) times their schedule."
     c, T, model = self.cfg, self.n_total, self.learn.model
-    warm, decay = ifnone(self.swin_schedule, (round(c.swin_warmup * T), T - round(c.swin_warmup * T)))
     factors = [poly_factor(it, T, c.poly_power)] * len(group_lrs(c, model))
-    if model.net_names[1:2] == ('swin',): factors[1] = warmup_poly_factor(it, warm, decay, power=c.poly_power)
+    if model.net_names[1:2] == ('swin',):
+        warm, decay = ifnone(self.swin_schedule, swin_lengths(c, T, n_labelled_of(self.learn.dls)))
+        factors[1] = warmup_poly_factor(it, warm, decay, power=c.poly_power)
     return group_lrs(c, model) * np.array(factors)
 
 # %% ../nbs/08_learner.ipynb #fa594087
@@ -231,6 +291,9 @@ class LegacyEvalModeCallback(Callback):
     "Reference quirk D3: keep the first network in eval mode after the first validation."
     order = 1  # after TrainEvalCallback (order -10) has called model.train()
     def __init__(self): self.validated = False
+    def before_fit(self):  # a resumed run starts after a validation (checkpoints are written only then)
+        sched = getattr(self.learn, 'mcsc_schedule', None)
+        if sched is not None and sched.set_lrs and sched.it > 0: self.validated = True
     def after_validate(self): self.validated = True
     def before_train(self):
         if self.validated: _first_net(self.learn.model).eval()
@@ -341,15 +404,18 @@ def mcsc_learner(dls, # `mcsc_dls` loaders
 @patch
 def fit_mcsc(self:Learner, iters:int|None=None, # training iterations (default `cfg.iters`)
              start_it:int=0, # iterations already done (a resumed run)
-             cbs=None # extra callbacks for this fit
+             cbs=None, # extra callbacks for this fit
+             first_eval:int|None=None # iteration of the first validation (None: `first_validation` of the config)
             ):
     "Train with the reference's schedules for `iters` iterations in total."
     iters, n = ifnone(iters, self.cfg.iters), len(self.dls.train)
     if (iters - start_it) % n: raise ValueError(f"iters - start_it = {iters - start_it} is not a multiple of the epoch length {n}")
-    sched = self.mcsc_schedule
+    lens = epoch_lengths(iters, n, start_it, ifnone(first_eval, first_validation(iters, n, self.cfg.legacy_eval_mode)))
+    if any(l != n for l in lens): cbs = L(cbs) + EpochLengthsCallback(lens)
+    sched, dl, n_items = self.mcsc_schedule, self.dls.train, self.dls.train.n
     sched.total, sched.it, sched.set_lrs = iters, start_it, True
-    try: self.fit((iters - start_it) // n, lr=group_lrs(self.cfg, self.model), cbs=cbs)
-    finally: sched.set_lrs = False
+    try: self.fit(len(lens), lr=group_lrs(self.cfg, self.model), cbs=cbs)
+    finally: sched.set_lrs, dl.n = False, n_items
 
 @patch
 def before_fit(self:MCSCScheduleCallback):

@@ -1,4 +1,4 @@
-"""The supervised loss (CE + Dice) and cross pseudo supervision of MCSC, for any number of classes.
+"""The supervised loss (CE + Dice) and cross pseudo supervision of MCSC, and the consistency loss of the CCT baseline, for any number of classes.
 
 Docs: https://mcsc-fastai.github.io/mcsc_fastai/losses.html.md"""
 
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['DICE_EPS', 'dice_loss', 'sup_loss', 'hard_prediction', 'cps_loss']
+__all__ = ['DICE_EPS', 'dice_loss', 'sup_loss', 'hard_prediction', 'cps_loss', 'mean_sup_loss', 'consistency_loss']
 
 # %% ../nbs/05_losses.ipynb #7448c9af
 DICE_EPS = 1e-5  # smoothing of the SSL4MIS Dice loss (method notes 3.2)
@@ -72,3 +72,21 @@ def cps_loss(logits_a:Tensor, # float [n,C,H,W] first network's logits on unlabe
     if len(logits_a) == 0: return _zero_like_graph(logits_a), _zero_like_graph(logits_b)
     return (dice_loss(logits_a.softmax(1), hard_prediction(logits_b)),
             dice_loss(logits_b.softmax(1), hard_prediction(logits_a)))
+
+# %% ../nbs/05_losses.ipynb #8240c552
+def mean_sup_loss(outputs:list, # float [n,C,H,W] logits of several outputs of one network (main decoder first)
+                  target:Tensor # int [n,H,W] ground truth
+                 ) -> Tensor: # scalar
+    "The mean over `outputs` of `sup_loss`: CCT's supervision of the main and auxiliary decoders."
+    return torch.stack([sup_loss(o, target) for o in outputs]).mean()
+
+def consistency_loss(logits_main:Tensor, # float [n,C,H,W] main decoder's logits on unlabelled slices
+                     logits_aux:list # float [n,C,H,W] each auxiliary decoder's logits on the same slices
+                    ) -> Tensor: # scalar
+    "CCT consistency: mean over auxiliary decoders of the mean squared difference of softmax probabilities."
+    if not len(logits_aux): raise ValueError("consistency_loss needs at least one auxiliary output")
+    bad = [tuple(a.shape) for a in logits_aux if a.shape != logits_main.shape]
+    if bad: raise ValueError(f"auxiliary logits {bad} differ in shape from the main logits {tuple(logits_main.shape)}")
+    if len(logits_main) == 0: return sum(_zero_like_graph(t) for t in (logits_main, *logits_aux))
+    probs = logits_main.softmax(1)
+    return torch.stack([(probs - a.softmax(1)).pow(2).mean() for a in logits_aux]).mean()

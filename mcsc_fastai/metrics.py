@@ -21,12 +21,12 @@ from .core import ACDC_CLASSES, SYNAPSE_CLASSES, Volume
 from .augment import transform_pair
 
 # %% auto #0
-__all__ = ['SURFACE_CONNECTIVITY', 'HD_PERCENTILE', 'CROP_MARGIN', 'METRIC_COLUMNS', 'ACDC_PAPER_ORDER', 'NET_TITLES',
-           'LABEL_CMAP', 'surface', 'bbox_crop', 'as_spacing', 'surface_distances', 'hd95_asd', 'dice', 'max_distance',
-           'class_metrics', 'volume_metrics', 'resize_slices', 'resize_labels', 'predicting_with', 'predict_volume',
-           'model_nets', 'metric_rows', 'evaluate', 'paper_class_order', 'class_means', 'summary_table', 'to_markdown',
-           'write_tables', 'metrics_json', 'class_dice', 'mean_fg_dice', 'VolumeDice', 'VolumeDiceCallback',
-           'show_labels', 'show_volume_results', 'plot_dice_bars']
+__all__ = ['SURFACE_CONNECTIVITY', 'HD_PERCENTILE', 'CROP_MARGIN', 'METRIC_COLUMNS', 'ACDC_PAPER_ORDER', 'SYNAPSE_PAPER_ORDER',
+           'NET_TITLES', 'LABEL_CMAP', 'surface', 'bbox_crop', 'as_spacing', 'surface_distances', 'hd95_asd', 'dice',
+           'max_distance', 'class_metrics', 'volume_metrics', 'resize_slices', 'resize_labels', 'predicting_with',
+           'predict_volume', 'model_nets', 'metric_rows', 'evaluate', 'paper_class_order', 'class_means',
+           'summary_table', 'to_markdown', 'write_tables', 'metrics_json', 'class_dice', 'mean_fg_dice', 'VolumeDice',
+           'VolumeDiceCallback', 'show_labels', 'show_volume_results', 'plot_dice_bars']
 
 # %% ../nbs/07_metrics.ipynb #a325cfee
 SURFACE_CONNECTIVITY = 1 # MedPy's default `connectivity=1` in hd95/asd: face neighbours only
@@ -250,11 +250,12 @@ def evaluate(model:torch.nn.Module, # network or MCSC model
 
 # %% ../nbs/07_metrics.ipynb #26fffe96
 ACDC_PAPER_ORDER = ('Myo', 'LV', 'RV') # column order of Table R1 (ACDC codes: 1 RV, 2 Myo, 3 LV)
+SYNAPSE_PAPER_ORDER = SYNAPSE_CLASSES[1:] # column order of Table R2: aorta, gallbladder, kidney L, kidney R, liver, pancreas, spleen, stomach
 
 def paper_class_order(classes:tuple # class names, background first
                      ) -> tuple:
-    "Foreground classes in the order of the paper's tables: Table R1 for ACDC, code order otherwise."
-    return ACDC_PAPER_ORDER if tuple(classes) == ACDC_CLASSES else tuple(classes[1:])
+    "Foreground classes in the order of the paper's tables: Table R1 for ACDC, Table R2 for Synapse, code order otherwise."
+    return {ACDC_CLASSES: ACDC_PAPER_ORDER, SYNAPSE_CLASSES: SYNAPSE_PAPER_ORDER}.get(tuple(classes), tuple(classes[1:]))
 
 def class_means(df:pd.DataFrame # per-volume table from `evaluate`
                ) -> pd.DataFrame:
@@ -266,27 +267,30 @@ def class_means(df:pd.DataFrame # per-volume table from `evaluate`
     return out
 
 # %% ../nbs/07_metrics.ipynb #e09e4b20
-def _cell(dice:float, hd95:float, digits:int=1) -> str:
-    "'Dice % / HD95' for one table cell ('-' when nothing was scored)."
-    return '-' if np.isnan(dice) else f"{100 * dice:.{digits}f} / {hd95:.{digits}f}"
+def _cell(dice:float, hd95:float|None, digits:int=1) -> str:
+    "'Dice % / HD95' for one table cell, 'Dice %' when `hd95` is None ('-' when nothing was scored)."
+    if np.isnan(dice): return '-'
+    return f"{100 * dice:.{digits}f}" + ('' if hd95 is None else f" / {hd95:.{digits}f}")
 
 def summary_table(df:pd.DataFrame, # per-volume table from `evaluate`
                   classes:tuple,   # class names, background first
                   class_order=None, # foreground columns; None: `paper_class_order(classes)`
                   counts:bool=True, # add the numbers of missed and false-positive structures
-                  digits:int=1      # decimals in each cell
+                  digits:int=1,     # decimals in each cell
+                  class_hd:bool|None=None # HD95 in the class cells too; None: not for Synapse (Table R2 gives organ Dice only)
                  ) -> pd.DataFrame:
-    "The paper's layout: one row per network; columns mean and each class, cells 'Dice % / HD95'."
+    "The paper's layout: one row per network; columns mean ('Dice % / HD95') and each class ('Dice % / HD95' or 'Dice %')."
     order, means = list(ifnone(class_order, paper_class_order(classes))), class_means(df)
+    class_hd = ifnone(class_hd, tuple(classes) != SYNAPSE_CLASSES)
     rows = {}
     for net in means.index.unique('net'):
         m = means.loc[net].reindex(order)
         row = {'mean': _cell(m.dice.mean(), m.hd95.mean(), digits)}
-        row.update({c: _cell(m.dice[c], m.hd95[c], digits) for c in order})
+        row.update({c: _cell(m.dice[c], m.hd95[c] if class_hd else None, digits) for c in order})
         if counts: row.update(missed=int(m.missed.sum()), fp=int(m.fp.sum()))
         rows[net] = row
     table = pd.DataFrame.from_dict(rows, orient='index')
-    table.index.name = f"Dice % / HD95 ({df.attrs.get('hd95_unit', 'voxels')})"
+    table.index.name = f"Dice % / HD95 ({df.attrs.get('hd95_unit', 'voxels')})" + ('' if class_hd else '; classes: Dice %')
     return table
 
 # %% ../nbs/07_metrics.ipynb #2fff4c2d

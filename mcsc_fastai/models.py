@@ -1,4 +1,4 @@
-"""The U-Net and the Swin-UNet with multi-scale feature taps, their heads, the projectors and the two-network module.
+"""The U-Net and the Swin-UNet with multi-scale feature taps, their heads, the projectors, the two-network module, and the CCT baseline's auxiliary decoders.
 
 Docs: https://mcsc-fastai.github.io/mcsc_fastai/models.html.md"""
 
@@ -19,18 +19,21 @@ from timm.models.swin_transformer import SwinTransformerStage
 from .core import MCSCConfig
 
 # %% auto #0
-__all__ = ['LEAKY_SLOPE', 'SWIN_BUFFERS', 'SWIN_ENCODER', 'METHOD_NETS', 'CONTRAST_METHODS', 'NetOutput', 'n_params',
-           'conv_bn_act', 'cpu_dropout', 'Dropout', 'conv_block', 'UpBlock', 'seg_head', 'check_divisible', 'UNet',
+__all__ = ['LEAKY_SLOPE', 'SWIN_BUFFERS', 'SWIN_ENCODER', 'CCT_NOISE', 'CCT_DROPOUT', 'CCT_FEATURE_DROP', 'CCT_PERTURBATIONS',
+           'METHOD_NETS', 'CONTRAST_METHODS', 'CCT_METHODS', 'NetOutput', 'n_params', 'conv_bn_act', 'cpu_dropout',
+           'Dropout', 'conv_block', 'UpBlock', 'seg_head', 'check_divisible', 'unet_up_path', 'unet_decode', 'UNet',
            'PatchExpand', 'swin_grids', 'swin_blocks', 'DecoderStage', 'init_swin_weights', 'set_fused_attn',
            'SwinUNet', 'swin_state_dict', 'swin_to_timm_keys', 'mirror_to_decoder', 'load_swin_pretrained',
-           'ChannelNorm', 'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'make_net', 'build_model', 'mcsc_splitter',
-           'reference_ops', 'compare_fwd_bwd', 'time_fwd_bwd']
+           'ChannelNorm', 'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise', 'random_dropout',
+           'feature_dropout', 'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter', 'reference_ops',
+           'compare_fwd_bwd', 'time_fwd_bwd']
 
 # %% ../nbs/04_models.ipynb #3a4ea8d8
 class NetOutput(NamedTuple):
     "Logits and decoder features of one segmentation network."
     logits:torch.Tensor # [B, n_classes, H, W]
     feats:dict          # stride -> decoder feature map [B, C, H/stride, W/stride]
+    aux:tuple = ()      # logits of auxiliary decoders, training mode only (CCT); none for the other networks
 
 # %% ../nbs/04_models.ipynb #3fb946a2
 def n_params(module:nn.Module # any module
@@ -112,6 +115,22 @@ def check_divisible(x:torch.Tensor, # input batch [B, C, H, W]
                          f"(input shape {tuple(x.shape)})")
 
 # %% ../nbs/04_models.ipynb #20cf37d1
+def unet_up_path(widths:tuple, # encoder widths per stage
+                 upsample:str='bilinear' # 'bilinear' (SSL4MIS) or 'transpose'
+                ) -> nn.ModuleList:
+    "The U-Net decoder's up blocks, coarsest first."
+    return nn.ModuleList([UpBlock(widths[i + 1], widths[i], widths[i], upsample) for i in reversed(range(len(widths) - 1))])
+
+def unet_decode(ups:nn.ModuleList, # up blocks, coarsest first (`unet_up_path`)
+                head:nn.Module, # classifier on the full-resolution features
+                skips:list # encoder outputs, finest first (`UNet.encode`)
+               ) -> NetOutput:
+    "Decode encoder outputs: logits and the decoder features at strides 2**k."
+    skips = list(skips); x, feats = skips.pop(), {}
+    for up in ups:
+        x = up(x, skips.pop()); feats[2**len(skips)] = x
+    return NetOutput(head(x), feats)
+
 class UNet(nn.Module):
     "SSL4MIS U-Net with its 3x3 classifier head; returns logits and decoder features at strides 2**k."
     def __init__(self, in_chans:int=1, # input channels (grayscale slice)
@@ -124,20 +143,19 @@ class UNet(nn.Module):
         if len(widths) != len(dropout): raise ValueError(f"widths {widths} and dropout {dropout} differ in length")
         ins = (in_chans,) + tuple(widths[:-1])
         self.down = nn.ModuleList([conv_block(i, w, p) for i, w, p in zip(ins, widths, dropout)])
-        self.up = nn.ModuleList([UpBlock(widths[i + 1], widths[i], widths[i], upsample)
-                                 for i in reversed(range(len(widths) - 1))])
+        self.up = unet_up_path(widths, upsample)
         self.head = seg_head(widths[0], n_classes)
         self.feat_chans = {2**i: w for i, w in reversed(list(enumerate(widths[:-1])))}  # stride -> channels
 
-    def forward(self, x) -> NetOutput:
+    def encode(self, x) -> list:
+        "The encoder's outputs, finest first: the four skips and the bottleneck."
         check_divisible(x, 2**(len(self.down) - 1), 'UNet')
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.max_pool2d(x, 2)); skips.append(x)
-        x, feats = skips.pop(), {}
-        for up in self.up:
-            x = up(x, skips.pop()); feats[2**len(skips)] = x
-        return NetOutput(self.head(x), feats)
+        return skips
+
+    def forward(self, x) -> NetOutput: return unet_decode(self.up, self.head, self.encode(x))
 
 # %% ../nbs/04_models.ipynb #b98f66d4
 class PatchExpand(nn.Module):
@@ -333,7 +351,10 @@ def load_swin_pretrained(swin:SwinUNet, # the network to initialise (in place)
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: Swin checkpoint not found (weights are never downloaded)")
     own = swin.state_dict()
-    sd = swin_to_timm_keys(swin_state_dict(torch.load(path, map_location='cpu', weights_only=True)))
+    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, dict): raise ValueError(f"{path}: holds a {type(ckpt).__name__}, not a state dict")
+    sd = swin_to_timm_keys(swin_state_dict(ckpt))
     sd = _match_embed_chans(mirror_to_decoder(sd, len(swin.layers)), own)
     known = {k for k in own if k.startswith(SWIN_ENCODER) or k in sd and k.startswith('layers_up.')}  # never the head
     fits = {k: v for k, v in sd.items() if k in known and v.shape == own[k].shape}
@@ -385,6 +406,7 @@ class MCSCOutput(NamedTuple):
     "Training-mode output of `MCSCModel`."
     logits:tuple # one [B, n_classes, H, W] per network, in the order of `net_names`
     pixels:dict  # stride -> one `Pixels` per network
+    aux:tuple = () # per network, the logits of its auxiliary decoders (CCT; empty for the others)
 
     @property
     def feats(self) -> dict: # stride -> one projected, L2-normalised [B, proj_dim, H/stride, W/stride] per network
@@ -393,7 +415,7 @@ class MCSCOutput(NamedTuple):
 
     def float(self):
         "Logits in float32 (what fastai's mixed precision does to a prediction)."
-        return self._replace(logits=tuple(l.float() for l in self.logits))
+        return self._replace(logits=tuple(l.float() for l in self.logits), aux=tuple(tuple(a.float() for a in ax) for ax in self.aux))
 
 # %% ../nbs/04_models.ipynb #280a0655
 class MCSCModel(nn.Module):
@@ -430,7 +452,7 @@ def forward(self:MCSCModel, x):
     outs = [self.nets[n](x) for n in self.net_names]
     pixels = {s: tuple(Pixels(o.feats[s], partial(self.projectors[str(s)].embed, name=n)) for n, o in zip(self.net_names, outs))
               for s in self.scales}
-    return MCSCOutput(tuple(o.logits for o in outs), pixels)
+    return MCSCOutput(tuple(o.logits for o in outs), pixels, tuple(o.aux for o in outs))
 
 @patch
 def predict(self:MCSCModel, x) -> torch.Tensor:
@@ -439,16 +461,85 @@ def predict(self:MCSCModel, x) -> torch.Tensor:
     probs = torch.stack([self.nets[n](x).logits.softmax(1) for n in self.net_names]).mean(0)
     return probs.log()
 
+# %% ../nbs/04_models.ipynb #31b41f01
+CCT_NOISE = 0.3                # feature noise n ~ U(-0.3, 0.3) (SSL4MIS CCT, method notes 5a)
+CCT_DROPOUT = 0.3              # dropout probability before the second auxiliary decoder (SSL4MIS CCT)
+CCT_FEATURE_DROP = (0.7, 0.9)  # range of u in the feature-dropout threshold u * max (SSL4MIS CCT)
+
+def feature_noise(x:torch.Tensor, # features [B, C, H, W]
+                  amp:float=CCT_NOISE # noise amplitude
+                 ) -> torch.Tensor:
+    "x + x * n, n ~ U(-amp, amp) of shape [C, H, W]: one draw shared by the images of the batch."
+    noise = torch.empty(x.shape[1:], device=x.device, dtype=x.dtype).uniform_(-amp, amp)
+    return x + x * noise
+
+def random_dropout(x:torch.Tensor, # features [B, C, H, W]
+                   p:float=CCT_DROPOUT # drop probability
+                  ) -> torch.Tensor:
+    "Element-wise dropout, always on (it only ever feeds an auxiliary decoder in training)."
+    return F.dropout(x, p, training=True)
+
+def feature_dropout(x:torch.Tensor, # features [B, C, H, W]
+                    u:float|torch.Tensor|None=None, # threshold factor, one or one per image; None: ~ U(`u_range`)
+                    u_range:tuple=CCT_FEATURE_DROP # range of the random factor
+                   ) -> torch.Tensor:
+    "Zero every position whose channel mean is at least u times its image's largest channel mean."
+    attention = x.mean(1, keepdim=True)                                    # [B, 1, H, W]
+    peak = attention.flatten(1).amax(1).view(-1, 1, 1, 1)
+    if u is None: u = torch.empty((), device=x.device).uniform_(*u_range)  # one u per call, as the benchmark
+    u = torch.as_tensor(u, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+    return x * (attention < peak * u)
+
+CCT_PERTURBATIONS = {'noise': feature_noise, 'dropout': random_dropout, 'feature_dropout': feature_dropout}
+
+# %% ../nbs/04_models.ipynb #e8f588b7
+class UNetDecoder(nn.Module):
+    "A U-Net decoder with its own classifier head (CCT's auxiliary decoders)."
+    def __init__(self, widths:tuple=(16, 32, 64, 128, 256), # encoder widths per stage
+                 n_classes:int=4, # classes including background
+                 upsample:str='bilinear' # 'bilinear' (SSL4MIS) or 'transpose'
+                ):
+        super().__init__()
+        self.up, self.head = unet_up_path(widths, upsample), seg_head(widths[0], n_classes)
+
+    def forward(self, skips:list) -> NetOutput: return unet_decode(self.up, self.head, skips)
+
+class CCTUNet(UNet):
+    "The U-Net plus auxiliary decoders on perturbed encoder features (CCT as in SSL4MIS, method notes 5a)."
+    def __init__(self, in_chans:int=1, # input channels (grayscale slice)
+                 n_classes:int=4, # classes including background
+                 widths:tuple=(16, 32, 64, 128, 256), # encoder widths per stage (SSL4MIS)
+                 dropout:tuple=(0.05, 0.1, 0.2, 0.3, 0.5), # encoder dropout per stage (SSL4MIS)
+                 upsample:str='bilinear', # up path of every decoder
+                 perturbations:tuple=tuple(CCT_PERTURBATIONS) # one auxiliary decoder per name in `CCT_PERTURBATIONS`
+                ):
+        super().__init__(in_chans, n_classes, widths, dropout, upsample)
+        unknown = [p for p in perturbations if p not in CCT_PERTURBATIONS]
+        if unknown: raise ValueError(f"perturbations {unknown}: choose from {list(CCT_PERTURBATIONS)}")
+        self.perturbations = tuple(perturbations)
+        self.aux = nn.ModuleList([UNetDecoder(widths, n_classes, upsample) for _ in self.perturbations])
+
+    def forward(self, x) -> NetOutput:
+        "The main decoder's `NetOutput`; in training also each auxiliary decoder's logits (`aux`)."
+        skips = self.encode(x)
+        out = unet_decode(self.up, self.head, skips)
+        if not self.training: return out
+        perturb = [CCT_PERTURBATIONS[p] for p in self.perturbations]
+        return out._replace(aux=tuple(dec([f(s) for s in skips]).logits for f, dec in zip(perturb, self.aux)))
+
 # %% ../nbs/04_models.ipynb #15f610cb
-METHOD_NETS = {'unet-fs': ('cnn',), 'unet-ls': ('cnn',), 'cps': ('cnn', 'cnn2'), 'cts': ('cnn', 'swin'),
+METHOD_NETS = {'unet-fs': ('cnn',), 'unet-ls': ('cnn',), 'cct': ('cnn',), 'cps': ('cnn', 'cnn2'), 'cts': ('cnn', 'swin'),
                'mcsc': ('cnn', 'swin'), 'mcsc-legacy': ('cnn', 'swin'), 'mcsc-cnn': ('cnn', 'cnn2')}  # networks of each method
 CONTRAST_METHODS = ('mcsc', 'mcsc-legacy', 'mcsc-cnn')  # methods with the multi-scale contrastive loss
+CCT_METHODS = ('cct',)  # methods whose U-Net carries CCT's auxiliary decoders
 
-def make_net(name:str, # 'cnn', 'cnn2' (U-Net) or 'swin' (Swin-UNet)
+def make_net(name:str, # 'cnn', 'cnn2' (U-Net; CCT's for 'cct') or 'swin' (Swin-UNet)
              cfg:MCSCConfig # run configuration
             ) -> nn.Module:
     "One segmentation network as configured."
-    if name.startswith('cnn'): return UNet(1, cfg.n_classes, cfg.unet_widths, cfg.unet_dropout)
+    if name.startswith('cnn'):
+        unet = CCTUNet if cfg.method in CCT_METHODS and name == 'cnn' else UNet
+        return unet(1, cfg.n_classes, cfg.unet_widths, cfg.unet_dropout)
     return SwinUNet(cfg.size, 1, cfg.n_classes, cfg.swin_embed_dim, cfg.swin_depths, cfg.swin_heads,
                     cfg.swin_window, cfg.swin_drop_path)
 
@@ -471,10 +562,11 @@ def mcsc_splitter(model:MCSCModel # the two-network module
 
 # %% ../nbs/04_models.ipynb #8208c5a9
 def _output_sum(out) -> torch.Tensor:
-    "A scalar depending on every output tensor (logits and, for `MCSCOutput`, the projected features)."
+    "A scalar depending on every output tensor (logits, auxiliary logits and, for `MCSCOutput`, the projected features)."
     if isinstance(out, torch.Tensor): return out.sum()
-    if isinstance(out, NetOutput): return out.logits.sum()
-    return sum(l.sum() for l in out.logits) + sum(z.sum() for zs in out.feats.values() for z in zs)
+    if isinstance(out, NetOutput): return out.logits.sum() + sum(a.sum() for a in out.aux)
+    return (sum(l.sum() for l in out.logits) + sum(z.sum() for zs in out.feats.values() for z in zs)
+            + sum(a.sum() for ax in out.aux for a in ax))
 
 def reference_ops(model:nn.Module # a network built here
                  ) -> nn.Module:

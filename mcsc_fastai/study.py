@@ -20,11 +20,14 @@ from .data import open_dataset, mcsc_dls
 from .metrics import paper_class_order, to_markdown, NET_TITLES
 from .learner import METHODS, mcsc_learner
 from .train import *
+from fastcore.basics import ifnone
 
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RESULT_COLUMNS', 'parse_sets', 'StudyPlan', 'run_name', 'make_record', 'read_records',
-           'study_results', 'summarise', 'summary_markdown', 'plot_study', 'measure_speed', 'estimate_seconds',
-           'print_plan', 'finish_study', 'run_study', 'mcsc_compare']
+           'study_results', 'summarise', 'summary_markdown', 'plot_study', 'combine_studies', 'study_histories',
+           'exposure_table', 'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison',
+           'measure_speed', 'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'run_study',
+           'mcsc_compare']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -211,7 +214,145 @@ def plot_study(records:list, # `read_records`
     if path: fig.savefig(path, dpi=80); plt.close(fig)
     return fig
 
-# %% ../nbs/13_study.ipynb #05bf12c2
+# %% ../nbs/13_study.ipynb #56d08a4f
+def combine_studies(folders:dict, # study folder -> new method name (None: keep the records' own)
+                    labelled:str|None=None # keep one labelled setting only
+                   ) -> list:
+    "The records of several studies as one list, with methods renamed per folder."
+    out = []
+    for folder, name in folders.items():
+        for r in read_records(folder):
+            if labelled is not None and r['labelled'] != str(labelled): continue
+            out.append(r if name is None else dict(r, method=name, name=run_name(name, r['labelled'], r['seed'])))
+    return out
+
+# %% ../nbs/13_study.ipynb #6bce1492
+def study_histories(records:list) -> pd.DataFrame:
+    "One row per run and validation: method, seed, iteration, labelled slices seen, and every logged value."
+    frames = []
+    for r in records:
+        h = pd.DataFrame(r['history']); cfg = r['config']
+        per_batch = cfg['bs'] if r['method'] in ('unet-ls', 'unet-fs') else cfg['labelled_bs']
+        frames.append(h.assign(run=r['name'], method=r['method'], labelled=r['labelled'], seed=r['seed'],
+                               exposure=h.iteration * per_batch))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+def _best_within(h:pd.DataFrame, col:str, limit:float, by:str) -> pd.Series:
+    "Per run, the best value of `col` among validations with `by` <= limit."
+    return h[h[by] <= limit].groupby(['method', 'run'], sort=False)[col].max()
+
+def exposure_table(records:list, # `read_records` of one labelled setting
+                   iters:int|None=None # budget of iterations (default: the longest run)
+                  ) -> pd.DataFrame:
+    "Best validation Dice (%) of the first network, mean ± sd over seeds: at equal iterations and at equal labelled slices."
+    h = study_histories(records)
+    iters = iters or int(h.iteration.max())
+    slices = iters * min(r['config']['labelled_bs'] for r in records)   # what the semi-supervised runs see
+    h = h.assign(dice=h['dice_cnn'] * 100)
+    out = {}
+    for label, best in ((f'{iters} iterations', _best_within(h, 'dice', iters, 'iteration')),
+                        (f'{slices} labelled slices', _best_within(h, 'dice', slices, 'exposure'))):
+        g = best.groupby(level='method', sort=False)
+        out[label] = g.mean().round(1).astype(str) + ' ± ' + g.std().round(1).astype(str)
+    t = pd.DataFrame(out); t.index.name = 'best validation Dice % (first network)'
+    return t
+
+# %% ../nbs/13_study.ipynb #8bbc98a8
+def plot_partners(records:list, # `read_records` (two-network methods are drawn)
+                  path=None # where to save the PNG
+                 ):
+    "Mean over seeds against iteration: each network's validation Dice, their agreement, and the quality of the labels the first network receives."
+    import matplotlib.pyplot as plt
+    h = study_histories(records)
+    methods = list(dict.fromkeys(h.method))
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
+    fig, axs = plt.subplots(1, 3, figsize=(15, 3.6))
+    mean = lambda m, col: h[h.method == m].groupby('iteration')[col].mean() * 100
+    for m in methods:
+        hm = h[h.method == m]
+        axs[0].plot(*zip(*mean(m, 'dice_cnn').items()), '-', color=colours[m], label=f'{m}: U-Net')
+        partner = next((c for c in ('dice_swin', 'dice_cnn2') if c in hm and hm[c].notna().any()), None)
+        if partner: axs[0].plot(*zip(*mean(m, partner).items()), '--', color=colours[m], label=f"{m}: {partner[5:]}")
+        if 'agree' in hm and hm.agree.notna().any(): axs[1].plot(*zip(*mean(m, 'agree').items()), color=colours[m], label=m)
+        for col, ls in (('plabel_cnn', '-'), ('plabel_cnn_s8', ':')):
+            if col in hm and hm[col].notna().any():
+                axs[2].plot(*zip(*mean(m, col).items()), ls, color=colours[m], label=f"{m}{' (28 x 28 scale)' if col.endswith('s8') else ''}")
+    titles = ('validation Dice (solid: U-Net, dashed: partner)', "agreement of the two networks' predictions (Dice)",
+              'labels the U-Net receives from its partner: Dice vs ground truth')
+    for ax, t in zip(axs, titles):
+        ax.set_title(t, fontsize=9); ax.set_xlabel('iteration'); ax.set_ylim(0, 100); ax.legend(fontsize=6)
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=80); plt.close(fig)
+    return fig
+
+# %% ../nbs/13_study.ipynb #da0bd160
+def slice_dice(pred:np.ndarray, gt:np.ndarray, n_classes:int) -> np.ndarray:
+    "[S] mean over the foreground classes present in either map of each slice's Dice (NaN for an empty slice)."
+    out = np.full(len(gt), np.nan)
+    for s in range(len(gt)):
+        d = [2 * np.sum((pred[s] == c) & (gt[s] == c)) / t for c in range(1, n_classes)
+             if (t := np.sum(pred[s] == c) + np.sum(gt[s] == c))]
+        if d: out[s] = np.mean(d)
+    return out
+
+def pick_slices(dices:dict, # method -> list over volumes of [S] per-slice Dice
+                n:int=4 # slices to pick
+               ) -> list:
+    "(volume index, slice) of the `n` slices where the methods' Dice differ most, at most one per volume."
+    spread = np.stack([np.concatenate(d) for d in dices.values()])
+    spread = np.nanmax(spread, 0) - np.nanmin(spread, 0)
+    where = [(v, s) for v, d in enumerate(next(iter(dices.values()))) for s in range(len(d))]
+    picked, used = [], set()
+    for i in np.argsort(-np.nan_to_num(spread, nan=-1.0), kind='stable'):
+        v, s = where[i]
+        if v in used or np.isnan(spread[i]): continue
+        picked.append((v, s)); used.add(v)
+        if len(picked) == n: break
+    return picked
+
+# %% ../nbs/13_study.ipynb #c1f6497c
+def comparison_runs(study, # a study folder
+                    seed:int|None=None, # the seed shown (default: the plan's first)
+                    labelled:str|None=None # the labelled setting shown (default: the plan's first)
+                   ) -> dict:
+    "method -> run folder with checkpoints, for one seed and labelled setting of a study."
+    study = Path(study); plan = json.loads((study/'plan.json').read_text())
+    seed, lab = ifnone(seed, plan['seeds'][0]), ifnone(labelled, plan['labelled'][0])
+    runs = {m: study/'runs'/run_name(m, lab, seed) for m in plan['methods']}
+    return {m: r for m, r in runs.items() if (r/'config.json').exists() and any(r.glob('*.pth'))}
+
+def plot_comparison(study, # a study folder with its run folders
+                    split:str|None=None, # 'val' or 'test' (default: the plan's)
+                    n:int=4, # slices shown
+                    seed:int|None=None, labelled:str|None=None, # which runs (default: the plan's first)
+                    path=None # where to save the PNG
+                   ):
+    "Image, ground truth and each method's prediction on the slices where the methods differ most."
+    import matplotlib.pyplot as plt
+    from mcsc_fastai.models import build_model
+    from mcsc_fastai.metrics import predict_volume, show_labels
+    runs = comparison_runs(study, seed, labelled)
+    if not runs: raise FileNotFoundError(f"{study}: no run folder with checkpoints to compare")
+    split = split or json.loads((Path(study)/'plan.json').read_text()).get('split', 'val')
+    cfg0 = load_run_config(next(iter(runs.values())))
+    vols = split_volumes(open_dataset(resolve_data(cfg0), cfg0.dataset), split)
+    preds, dices = {}, {}
+    for m, run in runs.items():
+        cfg = load_run_config(run); model = load_best(build_model(cfg), run, 'cnn')
+        preds[m] = [predict_volume(model, v.image, cfg.size, net='cnn') for v in vols]
+        dices[m] = [slice_dice(p, v.label, cfg.n_classes) for p, v in zip(preds[m], vols)]
+    rows = pick_slices(dices, n)
+    fig, axs = plt.subplots(len(rows), 2 + len(runs), figsize=(1.9 * (2 + len(runs)), 1.9 * len(rows)), squeeze=False)
+    for row, (v, s) in zip(axs, rows):
+        show_labels(row[0], vols[v].image[s], None, f'{vols[v].name} slice {s}')
+        show_labels(row[1], vols[v].image[s], vols[v].label[s], 'ground truth')
+        for ax, m in zip(row[2:], runs):
+            show_labels(ax, vols[v].image[s], preds[m][v][s], f'{m}: Dice {dices[m][v][s]:.2f}')
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=70); plt.close(fig)
+    return fig
+
+# %% ../nbs/13_study.ipynb #6e02d7c4
 class _Timer(Callback):
     "Wall time of each training batch and of each validation."
     order = 100
@@ -239,7 +380,7 @@ def estimate_seconds(cfg:MCSCConfig, speed:dict, done_iters:int=0) -> float:
     left = cfg.iters - done_iters
     return left * speed['s_per_iter'] + (left // cfg.eval_every + 2) * speed['s_per_val']
 
-# %% ../nbs/13_study.ipynb #51ed8ef8
+# %% ../nbs/13_study.ipynb #3970bcbd
 def _check_plan(out:Path, plan:StudyPlan, force:bool):
     "Refuse a folder that holds a study with another plan (unless `force`); write plan.json."
     p = out/'plan.json'
@@ -252,15 +393,24 @@ def _check_plan(out:Path, plan:StudyPlan, force:bool):
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(p, lambda f: f.write(json.dumps(plan.to_dict(), indent=2).encode()))
 
+def same_config(stored:dict, # a configuration as a record stores it
+                cfg:MCSCConfig # the configuration a plan asks for
+               ) -> bool:
+    "Whether a stored configuration is `cfg`; a setting the stored one lacks (added to the package since) counts at its default."
+    want, defaults = _comparable(cfg), _comparable(MCSCConfig())
+    stored = {k: v for k, v in stored.items() if k != 'data'}
+    return all(stored.get(k, defaults.get(k)) == want.get(k, defaults.get(k)) for k in set(want) | set(stored))
+
 def _record_matches(path:Path, cfg:MCSCConfig, split:str) -> bool:
     if not path.exists(): return False
     r = json.loads(path.read_text())
-    return r.get('config') == _comparable(cfg) and r.get('split') == split
+    return same_config(r.get('config', {}), cfg) and r.get('split') == split
 
 def _resumable(run:Path, cfg:MCSCConfig) -> int|None:
     "Iterations done by a run folder holding a checkpoint of `cfg` (None: start it from scratch)."
     if not (run/'latest.pth').exists() or not (run/'config.json').exists(): return None
-    if _comparable(load_run_config(run)) != _comparable(cfg): return None
+    stored = json.loads((run/'config.json').read_text())['config']
+    if not same_config(stored, cfg): return None
     return int(pd.read_csv(run/'history.csv').iteration.iloc[-1]) if (run/'history.csv').exists() else None
 
 def _retarget(run:Path, data):
@@ -269,7 +419,7 @@ def _retarget(run:Path, data):
     if d['config'].get('data') != data:
         d['config']['data'] = data; atomic_write(p, lambda f: f.write(json.dumps(d, indent=2, default=str).encode()))
 
-# %% ../nbs/13_study.ipynb #0fb1cb41
+# %% ../nbs/13_study.ipynb #e6c8f71f
 def _status(out:Path, plan:StudyPlan, data) -> list:
     "Per run: (name, method, labelled, seed, cfg, state, iterations done)."
     rows = []
@@ -297,7 +447,7 @@ def print_plan(rows:list, speeds:dict|None=None):
         print(f"estimated wall time of what is left: {total/3600:.2f} h ({total/60:.0f} min) on {_cpu_name()}")
     return total
 
-# %% ../nbs/13_study.ipynb #89e3c25f
+# %% ../nbs/13_study.ipynb #238ca2e3
 def _train_one(out:Path, name:str, cfg:MCSCConfig, state:str, verbose:bool):
     "Train (or resume) one run folder to the end."
     run = out/'runs'/name
@@ -332,10 +482,12 @@ def finish_study(out, # a study folder
     atomic_write(out/'summary.md', lambda f: f.write((head + summary_markdown(summ, classes, methods or plan.get('methods'))).encode()))
     atomic_write(out/'summary.json', lambda f: f.write(summ.to_json(orient='records', indent=1).encode()))
     plot_study(records, methods or plan.get('methods'), out/'summary.png')
+    if (out/'plan.json').exists() and comparison_runs(out):
+        plot_comparison(out, path=out/'comparison.png')
     if verbose: print((out/'summary.md').read_text())
     return res
 
-# %% ../nbs/13_study.ipynb #ada1387d
+# %% ../nbs/13_study.ipynb #35301f50
 def run_study(out, # the study folder
               preset:str='demo', # one of `PRESETS`
               methods='unet-ls,mcsc', # methods, a list or 'a,b'
@@ -375,7 +527,7 @@ def run_study(out, # the study folder
     res.attrs['trained'] = trained
     return res
 
-# %% ../nbs/13_study.ipynb #63f1afdf
+# %% ../nbs/13_study.ipynb #45c74be6
 @call_parse
 def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse
                  methods:str='unet-ls,mcsc', # comma-separated methods

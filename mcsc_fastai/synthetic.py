@@ -1,4 +1,4 @@
-"""A short-axis cine-MRI phantom written in the ACDC (SSL4MIS) layout, so every data path of MCSC runs without real data.
+"""A short-axis cine-MRI phantom in the ACDC (SSL4MIS) layout and an abdominal CT phantom in the Synapse (TransUNet) layout, so every data path of MCSC runs without real data.
 
 Docs: https://mcsc-fastai.github.io/mcsc_fastai/synthetic.html.md"""
 
@@ -12,12 +12,16 @@ from pathlib import Path
 import numpy as np
 import h5py
 from scipy.ndimage import gaussian_filter
-from .core import ACDC_CLASSES, Volume, data_root
+from .core import ACDC_CLASSES, SYNAPSE_CLASSES, Volume, data_root
 
 # %% auto #0
-__all__ = ['PHANTOM_TONES', 'PHANTOM_RANGES', 'PHANTOM_SPLIT', 'PatientSpec', 'sample_patient', 'patient_frame', 'ellipse',
-           'lv_radii', 'rv_mask', 'heart_labels', 'smooth_noise', 'anatomy', 'render_slice', 'degrade',
-           'phantom_volume', 'write_h5', 'split_patients', 'make_synthetic_acdc']
+__all__ = ['PHANTOM_TONES', 'PHANTOM_RANGES', 'PHANTOM_SPLIT', 'CT_WINDOW', 'ABDOMEN_HU', 'ORGANS', 'SYNAPSE_RANGES',
+           'CT_TEXTURE', 'CT_BLUR', 'SYNAPSE_TEST_FRACTION', 'SPINE_Y', 'AORTA_RADIUS', 'IVC_RADIUS', 'SPINE_RADIUS',
+           'STOMACH_LUMEN', 'SINUS_SIZE', 'MIN_TRAIN_CASES', 'PatientSpec', 'sample_patient', 'patient_frame',
+           'ellipse', 'lv_radii', 'rv_mask', 'heart_labels', 'smooth_noise', 'anatomy', 'render_slice', 'degrade',
+           'phantom_volume', 'write_h5', 'split_patients', 'make_synthetic_acdc', 'CaseSpec', 'sample_case',
+           'body_grid', 'ellipsoid_section', 'disc', 'abdomen_wall', 'bowel_loops', 'solid_organs', 'vessels_and_spine',
+           'render_ct_slice', 'ct_window', 'ct_volume', 'make_synthetic_synapse']
 
 # %% ../nbs/01_synthetic.ipynb #78f1d8ab
 PHANTOM_TONES = dict(air=0.02, body=0.45, fat=0.75, lung=0.07, liver=0.62, spine=0.55, cortex=0.15,
@@ -209,11 +213,13 @@ def phantom_volume(spec:PatientSpec, # the patient
 # %% ../nbs/01_synthetic.ipynb #676d06c0
 PHANTOM_SPLIT = (0.7, 0.1, 0.2)  # train / val / test fractions of patients (ACDC SSL4MIS: 70 / 10 / 20 patients)
 
-def write_h5(path:Path, image:np.ndarray, label:np.ndarray # file; float32 image; uint8 label
+def write_h5(path:Path, image:np.ndarray, label:np.ndarray, # file; float32 image; uint8 label
+             compression:str|None=None # h5py compression of both datasets (None: stored raw, as SSL4MIS)
             ):
     "Write an SSL4MIS-style h5 file with datasets `image` and `label`."
     with h5py.File(path, 'w') as f:
-        f.create_dataset('image', data=image.astype(np.float32)); f.create_dataset('label', data=label.astype(np.uint8))
+        f.create_dataset('image', data=image.astype(np.float32), compression=compression)
+        f.create_dataset('label', data=label.astype(np.uint8), compression=compression)
 
 def split_patients(n_patients:int, rng:np.random.Generator # number of patients; generator
                   ) -> tuple:
@@ -250,4 +256,214 @@ def make_synthetic_acdc(dest, # output folder (created)
         vols = [phantom_volume(specs[p], f, rngs[p]) for p in pats for f in (1, 2)]
         for v in vols: write_h5(dest/'data'/f'{v.name}.h5', v.image, v.label)
         (dest/fname).write_text('\n'.join(v.name for v in vols) + '\n')
+    return dest
+
+# %% ../nbs/01_synthetic.ipynb #5439d3cb
+CT_WINDOW = (-125, 275)  # HU window of the TransUNet Synapse preprocessing: clip, then scale to [0, 1] (method notes 1.5)
+ABDOMEN_HU = dict(fat=-100, visceral=-40, muscle=50, bone=260, aorta=190, ivc=150, liver=110, spleen=120, kidney=170,
+                  sinus=-30, pancreas=85, gallbladder=12, stomach=25, stomach_wall=80, bowel=35, air=-1000)
+# portal-venous CT values in HU (textbook ranges): enhanced vessels and kidneys bright, liver and spleen about 100-120,
+# the pancreas a little darker, fluid in the gallbladder and stomach, fat below the window
+ORGANS = dict(  # ellipsoid centre (x, y, z) and semi-axes, body units; x > 0 is the patient's left (image right)
+    liver=((-0.42, -0.05, 0.22), (0.5, 0.6, 0.4)),         # right lobe, right upper abdomen
+    liver_left=((0.05, -0.42, 0.18), (0.35, 0.22, 0.22)),  # left lobe, anterior, across the midline
+    spleen=((0.62, 0.28, 0.25), (0.17, 0.28, 0.2)),        # posterior left
+    stomach=((0.32, -0.25, 0.3), (0.25, 0.3, 0.25)),       # anterior left, under the left lobe
+    pancreas=((0.12, 0.04, 0.5), (0.4, 0.08, 0.09)),       # head near the midline, tail at the splenic hilum
+    gallbladder=((-0.28, -0.24, 0.5), (0.09, 0.14, 0.11)), # under the liver
+    kidney_left=((0.4, 0.46, 0.55), (0.13, 0.2, 0.2)),     # either side of the spine, the right one lower
+    kidney_right=((-0.4, 0.48, 0.62), (0.13, 0.2, 0.2)),
+)
+SYNAPSE_RANGES = dict(
+    n_slices=(12, 21),         # slices per case (Synapse: 85-198 at 512 x 512; few here, to stay small)
+    body=((0.40, 0.45), (0.28, 0.33)), # body semi-axes (x, y), fractions of the image side
+    fat=(0.03, 0.07),          # subcutaneous fat thickness, fraction of the side
+    shift=0.05,                # +- jitter of every organ centre, body units
+    scale=(0.85, 1.15),        # factor on every organ semi-axis, drawn per axis
+    wobble=(0.1, 0.06),        # largest amplitudes of the first and second contour harmonics
+    pancreas_tilt=(0.1, 0.4),  # in-plane rotation of the pancreas, radians (its tail runs back toward the spleen)
+    hu_jitter=10,              # +- per-case jitter of every soft-tissue HU value
+    noise=(8, 15),             # white noise sigma, HU
+    n_bowel=(6, 12),           # unlabelled bowel loops
+)
+CT_TEXTURE, CT_BLUR = 6.0, 0.6 # smooth tissue texture sigma (HU); blur sigma (pixels)
+SYNAPSE_TEST_FRACTION = 0.4    # cases listed in test_vol.txt (TransUNet: 12 of 30)
+SPINE_Y = 0.62                 # vertebral body centre, body units (the aorta, IVC and muscles are placed from it)
+AORTA_RADIUS, IVC_RADIUS, SPINE_RADIUS = 0.03, 0.025, 0.06  # fractions of the image side
+STOMACH_LUMEN, SINUS_SIZE = 0.8, 0.5 # lumen / stomach and renal sinus / kidney semi-axis ratios
+
+# %% ../nbs/01_synthetic.ipynb #008edb72
+@dataclass
+class CaseSpec:
+    "Geometry and intensities of one synthetic abdominal CT case."
+    cid:int; size:int; n_slices:int # case number; image side; slices
+    body:tuple; fat:float           # body semi-axes (x, y) and fat thickness, fractions of the side
+    organs:dict                     # name -> (centre, semi-axes, wobble (a1, p1, a2, p2)), body units
+    tilt:float                      # pancreas rotation (radians)
+    bowel:list                      # (centre, semi-axes) of each bowel loop
+    hu:dict                         # tissue -> HU
+    noise:float                     # white noise sigma (HU)
+
+def _organ(rng, centre, semi) -> tuple:
+    "One organ's jittered centre, scaled semi-axes and contour wobble."
+    R, (w1, w2) = SYNAPSE_RANGES, SYNAPSE_RANGES['wobble']
+    return (tuple(np.add(centre, rng.uniform(-R['shift'], R['shift'], 3))), tuple(np.multiply(semi, rng.uniform(*R['scale'], 3))),
+            (rng.uniform(0, w1), rng.uniform(0, 2*np.pi), rng.uniform(0, w2), rng.uniform(0, 2*np.pi)))
+
+def _bowel(rng) -> tuple:
+    "One bowel loop in the anterior mid and lower abdomen."
+    return ((rng.uniform(-0.55, 0.55), rng.uniform(-0.55, 0.15), rng.uniform(0.4, 1.05)),
+            (rng.uniform(0.08, 0.16), rng.uniform(0.08, 0.14), rng.uniform(0.1, 0.3)))
+
+def sample_case(rng:np.random.Generator, # random generator of this case
+                cid:int=1, # case number
+                size:int=96 # image side in pixels
+               ) -> CaseSpec:
+    "Draw one case's anatomy and intensities from `ORGANS`, `ABDOMEN_HU` and `SYNAPSE_RANGES`."
+    R, j = SYNAPSE_RANGES, SYNAPSE_RANGES['hu_jitter']
+    organs = {k: _organ(rng, c, a) for k, (c, a) in ORGANS.items()}
+    bowel = [_bowel(rng) for _ in range(rng.integers(*R['n_bowel']))]
+    hu = {k: v + (0 if k in ('air', 'fat', 'bone') else rng.uniform(-j, j)) for k, v in ABDOMEN_HU.items()}
+    return CaseSpec(cid, size, int(rng.integers(*R['n_slices'])), tuple(rng.uniform(*r) for r in R['body']),
+                    rng.uniform(*R['fat']), organs, rng.uniform(*R['pancreas_tilt']), bowel, hu, rng.uniform(*R['noise']))
+
+# %% ../nbs/01_synthetic.ipynb #21f09c68
+def body_grid(spec:CaseSpec # the case
+             ) -> tuple:
+    "Pixel centres in body units: x to the image right, y down (posterior), each float32 [size, size]."
+    n = spec.size
+    rows, cols = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
+    return (cols - n/2)/(spec.body[0]*n), (rows - n/2)/(spec.body[1]*n)
+
+def ellipsoid_section(x, y, # body-unit grid [H, W]
+                      z:float, # slice position, 0 top .. 1 bottom
+                      centre:tuple, semi:tuple, # (x, y, z) centre and semi-axes
+                      wobble:tuple=(0, 0, 0, 0), # contour harmonics (a1, p1, a2, p2)
+                      angle:float=0. # in-plane rotation, radians
+                     ) -> np.ndarray:
+    "Boolean [H, W] cross-section at depth `z` of a wobbly ellipsoid (empty outside its z extent)."
+    dz = (z - centre[2])/semi[2]
+    if abs(dz) >= 1: return np.zeros(x.shape, bool)
+    dx, dy = x - centre[0], y - centre[1]
+    if angle: c, s = math.cos(angle), math.sin(angle); dx, dy = c*dx + s*dy, c*dy - s*dx
+    phi, (a1, p1, a2, p2) = np.arctan2(dy, dx), wobble
+    r = math.sqrt(1 - dz*dz)*(1 + a1*np.cos(phi - p1 - 2*z) + a2*np.cos(2*phi - p2))  # the contour turns with z
+    return (dx/semi[0])**2 + (dy/semi[1])**2 <= r*r
+
+def disc(x, y, spec:CaseSpec, # body-unit grid; the case
+         cx:float, cy:float, # centre, body units
+         radius:float # radius, fraction of the image side
+        ) -> np.ndarray:
+    "A circular disc (in pixels) centred at (cx, cy)."
+    rx, ry = radius/spec.body[0], radius/spec.body[1]
+    return ((x - cx)/rx)**2 + ((y - cy)/ry)**2 <= 1
+
+# %% ../nbs/01_synthetic.ipynb #6b4c996b
+def _paint(img, lab, mask, hu:float, label:int=0):
+    "Set the HU and the label of the pixels of `mask` (label 0: this tissue hides any organ below it)."
+    img[mask] = hu; lab[mask] = label
+
+def abdomen_wall(spec:CaseSpec, x, y, img, lab) -> np.ndarray:
+    "The body: subcutaneous fat, a muscle wall and visceral fat inside; returns the inner abdomen mask."
+    fx, fy = spec.fat/spec.body[0], spec.fat/spec.body[1]
+    wx, wy = fx + 0.02/spec.body[0], fy + 0.02/spec.body[1]  # a muscle wall of 2 % of the side
+    inner = (x/(1 - wx))**2 + (y/(1 - wy))**2 <= 1
+    _paint(img, lab, x*x + y*y <= 1, spec.hu['fat'])
+    _paint(img, lab, (x/(1 - fx))**2 + (y/(1 - fy))**2 <= 1, spec.hu['muscle'])
+    _paint(img, lab, inner, spec.hu['visceral'])
+    return inner
+
+def bowel_loops(spec:CaseSpec, x, y, z:float, inner, img, lab):
+    "Unlabelled bowel loops, gas-filled when short in z."
+    for c, a in spec.bowel:
+        loop = ellipsoid_section(x, y, z, c, a) & inner
+        _paint(img, lab, loop, spec.hu['bowel'])
+        if a[2] < 0.2: img[ellipsoid_section(x, y, z, c, tuple(0.5*np.array(a))) & loop] = spec.hu['air']
+
+# %% ../nbs/01_synthetic.ipynb #e99ce88f
+def solid_organs(spec:CaseSpec, x, y, z:float, inner, img, lab):
+    "Liver, spleen, stomach (a wall around fluid), pancreas, gallbladder and kidneys (a dark medial sinus), in the abdomen."
+    cls, o, hu = {n: i for i, n in enumerate(SYNAPSE_CLASSES)}, spec.organs, spec.hu
+    sec = lambda name, **kw: ellipsoid_section(x, y, z, *o[name], **kw) & inner
+    _paint(img, lab, sec('liver') | sec('liver_left'), hu['liver'], cls['liver'])
+    _paint(img, lab, sec('spleen'), hu['spleen'], cls['spleen'])
+    stomach, (c, a, w) = sec('stomach'), o['stomach']
+    _paint(img, lab, stomach, hu['stomach_wall'], cls['stomach'])
+    img[ellipsoid_section(x, y, z, c, tuple(STOMACH_LUMEN*np.array(a)), w) & stomach] = hu['stomach']
+    _paint(img, lab, sec('pancreas', angle=spec.tilt), hu['pancreas'], cls['pancreas'])
+    _paint(img, lab, sec('gallbladder'), hu['gallbladder'], cls['gallbladder'])
+    for side, name in ((1, 'kidney_left'), (-1, 'kidney_right')):
+        kidney, (c, a, w) = sec(name), o[name]
+        _paint(img, lab, kidney, hu['kidney'], cls[name])
+        medial = (c[0] - side*(1 - SINUS_SIZE)*a[0], c[1], c[2])
+        _paint(img, lab, ellipsoid_section(x, y, z, medial, tuple(SINUS_SIZE*np.array(a))) & kidney, hu['sinus'])
+
+def vessels_and_spine(spec:CaseSpec, x, y, z:float, img, lab):
+    "Back and psoas muscles, the vertebra, the IVC and the aorta (label 1), over everything else."
+    hu, body = spec.hu, x*x + y*y <= 1
+    for side in (-1, 1):
+        _paint(img, lab, disc(x, y, spec, side*0.13, SPINE_Y + 0.24, 0.05) & body, hu['muscle'])  # back muscles
+        if z > 0.45: _paint(img, lab, disc(x, y, spec, side*0.17, SPINE_Y - 0.04, 0.02 + 0.04*(z - 0.45)), hu['muscle'])  # psoas, growing downward
+    _paint(img, lab, disc(x, y, spec, 0, SPINE_Y, SPINE_RADIUS), hu['bone'])
+    _paint(img, lab, disc(x, y, spec, -0.12, SPINE_Y - 0.32, IVC_RADIUS), hu['ivc'])
+    _paint(img, lab, disc(x, y, spec, 0.06, SPINE_Y - 0.3, AORTA_RADIUS), hu['aorta'], SYNAPSE_CLASSES.index('aorta'))
+
+def render_ct_slice(spec:CaseSpec, x, y, # the case; body-unit grid
+                    z:float # slice position, 0 top .. 1 bottom
+                   ) -> tuple:
+    "Noise-free HU image float32 [H, W] and label uint8 [H, W] of one axial slice."
+    img, lab = np.full(x.shape, spec.hu['air'], np.float32), np.zeros(x.shape, np.uint8)
+    inner = abdomen_wall(spec, x, y, img, lab)
+    bowel_loops(spec, x, y, z, inner, img, lab)
+    solid_organs(spec, x, y, z, inner, img, lab)
+    vessels_and_spine(spec, x, y, z, img, lab)
+    return img, lab
+
+# %% ../nbs/01_synthetic.ipynb #919aee5e
+def ct_window(hu:np.ndarray, # HU values
+              window:tuple=CT_WINDOW # (low, high) HU
+             ) -> np.ndarray:
+    "Clip to `window` and scale to [0, 1], float32 (the TransUNet preprocessing)."
+    lo, hi = window
+    return ((np.clip(hu, lo, hi) - lo)/(hi - lo)).astype(np.float32)
+
+def ct_volume(spec:CaseSpec, # the case
+              rng:np.random.Generator # generator of texture and noise
+             ) -> Volume:
+    "One synthetic abdominal CT case: image float32 [S, H, W] windowed to [0, 1], label uint8 [S, H, W]."
+    x, y = body_grid(spec)
+    imgs, labs = [], []
+    for z in np.linspace(0, 1, spec.n_slices):
+        hu, lab = render_ct_slice(spec, x, y, z)
+        hu = gaussian_filter(hu, CT_BLUR) + smooth_noise(rng, hu.shape, 2.0, CT_TEXTURE) + rng.normal(0, spec.noise, hu.shape)
+        imgs.append(ct_window(np.round(hu))); labs.append(lab)  # integer HU, as CT stores them
+    return Volume(f'case{spec.cid:04d}', np.stack(imgs), np.stack(labs))
+
+# %% ../nbs/01_synthetic.ipynb #6c8f1d62
+MIN_TRAIN_CASES = 4  # 2 held out for validation (`SynapseLayout`'s default), at least 1 labelled and 1 unlabelled
+
+def _write_case_slices(vol:Volume, folder:Path) -> list:
+    "Write each slice of a training case as a compressed npz; return the slice names in order."
+    names = [f'{vol.name}_slice{k:03d}' for k in range(len(vol.image))]
+    for name, image, label in zip(names, vol.image, vol.label): np.savez_compressed(folder/f'{name}.npz', image=image, label=label)
+    return names
+
+def make_synthetic_synapse(dest, # output folder (created)
+                           n_cases:int=20, # cases: 60 % training (train.txt), 40 % test (test_vol.txt)
+                           seed:int=0, # random seed: same seed, same files
+                           size:int=96 # image side in pixels (Synapse: 512)
+                          ) -> Path:
+    "Write a synthetic abdominal CT dataset in the TransUNet Synapse layout to `dest`; returns `dest`."
+    n_test = max(1, round(SYNAPSE_TEST_FRACTION*n_cases))
+    if n_cases - n_test < MIN_TRAIN_CASES:
+        raise ValueError(f"n_cases={n_cases}: {n_test} would be test cases, leaving fewer than {MIN_TRAIN_CASES} training cases")
+    dest = Path(dest)
+    for d in ('train_npz', 'test_vol_h5', 'lists_Synapse'): (dest/d).mkdir(parents=True, exist_ok=True)
+    order = (np.random.default_rng(seed).permutation(n_cases) + 1).tolist()
+    train, test = order[:n_cases - n_test], sorted(order[n_cases - n_test:])
+    vol = lambda c: ct_volume(sample_case(np.random.default_rng([seed, c]), c, size), np.random.default_rng([seed, c, 1]))
+    names = [n for c in train for n in _write_case_slices(vol(c), dest/'train_npz')]
+    for v in map(vol, test): write_h5(dest/'test_vol_h5'/f'{v.name}.npy.h5', v.image, v.label, compression='gzip')
+    (dest/'lists_Synapse'/'test_vol.txt').write_text(''.join(f'case{c:04d}\n' for c in test))
+    (dest/'lists_Synapse'/'train.txt').write_text('\n'.join(names) + '\n')
     return dest

@@ -17,20 +17,29 @@ from fastai.callback.core import Callback
 from fastcore.basics import patch, ifnone, noop
 from fastcore.script import call_parse
 from .core import *
-from .synthetic import make_synthetic_acdc
+from .synthetic import make_synthetic_acdc, make_synthetic_synapse
 from .data import *
 from .models import *
 from .metrics import *
 from .learner import *
+from .distrib import *
+from fastai.torch_core import rank_distrib, distrib_barrier
 
 # %% auto #0
-__all__ = ['DEMO_DATA', 'PRESETS', 'PRESET_DATA', 'preset_data', 'preset_config', 'atomic_write', 'atomic_save', 'rng_state',
-           'set_rng_state', 'RunFolderCallback', 'log_line', 'resolve_data', 'run_dls', 'write_config', 'quiet_learner',
-           'train_run', 'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
-           'parse_labelled', 'mcsc_train', 'mcsc_eval']
+__all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'preset_data',
+           'preset_config', 'atomic_write', 'atomic_save', 'rng_state', 'set_rng_state', 'RunFolderCallback',
+           'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file',
+           'check_pretrained', 'quiet_learner', 'train_run', 'load_run_config', 'plot_history', 'split_volumes',
+           'load_best', 'evaluate_run', 'save_overlay', 'parse_labelled', 'mcsc_train', 'mcsc_eval']
+
+# %% ../nbs/10_train.ipynb #10cc392d
+if __name__ == '__main__' and '__file__' in globals():  # python -m mcsc_fastai.train (torchrun, accelerate launch)
+    from mcsc_fastai.train import mcsc_train
+    mcsc_train(); sys.exit()
 
 # %% ../nbs/10_train.ipynb #6c07e6eb
 DEMO_DATA = Path('data')/'synthetic'
+DEMO_SYNAPSE = Path('data')/'synthetic_synapse'  # the abdominal CT phantom of `synapse-demo` (generated on first use)
 
 PRESETS = {
     'demo': dict(data=None, size=64, bs=8, labelled_bs=4, labelled=4, iters=400, eval_every=100,
@@ -44,6 +53,7 @@ PRESETS = {
     'synapse': dict(dataset='synapse', n_classes=9, labelled=4),
 }
 PRESETS['acdc-study'] = PRESETS['acdc-cpu'] | dict(iters=2000, eval_every=200)  # the protocol of the real-ACDC study (13_study)
+PRESETS['synapse-demo'] = PRESETS['demo'] | dict(dataset='synapse', n_classes=9, labelled=2)  # the CT phantom, 2 of 10 training cases labelled
 PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'acdc-study': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
 
 def preset_data(preset:str) -> str|None:
@@ -155,8 +165,11 @@ def _save_latest(self:RunFolderCallback):
 
 # %% ../nbs/10_train.ipynb #d01ccbd4
 def resolve_data(cfg:MCSCConfig) -> Path:
-    "The dataset folder of a run: `cfg.data`, else the synthetic phantom (generated if missing)."
+    "The dataset folder of a run: `cfg.data`, else the synthetic phantom of its dataset (generated if missing)."
     if cfg.data is not None: return Path(cfg.data)
+    if cfg.dataset == 'synapse':
+        if not (DEMO_SYNAPSE/'lists_Synapse'/'train.txt').exists(): make_synthetic_synapse(DEMO_SYNAPSE, seed=0)
+        return DEMO_SYNAPSE
     if not (DEMO_DATA/'train_slices.list').exists(): make_synthetic_acdc(DEMO_DATA, n_patients=30, seed=0)
     return DEMO_DATA
 
@@ -172,6 +185,41 @@ def write_config(cfg:MCSCConfig, path:Path, **extra):
     "config.json: every setting, the environment and the command line."
     d = dict(config=cfg.to_dict(), env=show_env(), argv=sys.argv, **extra)
     (Path(path)/'config.json').write_text(json.dumps(d, indent=2, default=str))
+
+# %% ../nbs/10_train.ipynb #5d0cd5d7
+PRETRAINED_PRESETS = ('acdc', 'synapse')  # presets whose Swin-UNet has Swin-T's shape, so the ImageNet checkpoint fits
+SWIN_T_SOURCES = ("the official Swin release's swin_tiny_patch4_window7_224.pth (https://github.com/SwinTransformer/"
+                  "storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth), or timm's weights saved to a file: "
+                  "python -c \"import timm, torch; torch.save(timm.create_model('swin_tiny_patch4_window7_224.ms_in1k', "
+                  "pretrained=True).state_dict(), 'swin_tiny.pth')\"")
+
+def pretrained_warning(preset:str, # the preset trained
+                       cfg:MCSCConfig # its configuration
+                      ) -> str|None:
+    "What a preset meant for ImageNet Swin-T weights loses without them; None when the warning does not apply."
+    if preset not in PRETRAINED_PRESETS or cfg.pretrained or 'swin' not in METHOD_NETS.get(cfg.method, ()): return None
+    return (f"no --pretrained: the Swin-UNet of the {preset!r} preset starts from random weights, while the paper's starts "
+            f"from ImageNet Swin-T; from scratch it learns much more slowly and its pseudo labels teach the U-Net less. "
+            f"Get {SWIN_T_SOURCES}; then pass --pretrained FILE (both key layouts load).")
+
+def check_pretrained_file(cfg:MCSCConfig):
+    "A `pretrained` checkpoint named for a method with a Swin-UNet must exist (checked before any data is read)."
+    if cfg.pretrained and 'swin' in METHOD_NETS.get(cfg.method, ()) and not Path(cfg.pretrained).is_file():
+        raise FileNotFoundError(f"{cfg.pretrained}: Swin checkpoint not found (--pretrained; weights are never downloaded)")
+
+def check_pretrained(model, # the built `MCSCModel` (its `pretrained_report`)
+                     path, # the checkpoint it loaded (for the message)
+                     shown:int=4 # failed tensors named in the message
+                    ) -> dict|None:
+    "The load report, or a ValueError naming the file and the Swin encoder tensors that did not load."
+    rep = getattr(model, 'pretrained_report', None)
+    failed = [k for k in (rep or {}).get('missing', []) if k.startswith(SWIN_ENCODER)]
+    if not failed: return rep
+    shapes = rep['skipped']
+    named = [f"{k} {shapes[k][0]} in the file, {shapes[k][1]} here" if k in shapes else f"{k} (not in the file)" for k in failed[:shown]]
+    more = f" and {len(failed) - shown} more" if len(failed) > shown else ''
+    raise ValueError(f"{path}: {len(failed)} Swin encoder tensors do not fit this Swin-UNet: {'; '.join(named)}{more}. "
+                     f"The ImageNet Swin-T checkpoint fits embedding 96 with 7 x 7 windows (the acdc and synapse presets)")
 
 # %% ../nbs/10_train.ipynb #20ad6d4e
 def _interactive() -> bool:
@@ -189,24 +237,37 @@ def train_run(cfg:MCSCConfig, # run settings
               out, # run folder
               resume:bool=False, # continue from out/latest.pth
               pretrained:str|None=None, # local Swin-T checkpoint
-              show_progress:bool|None=None # progress bars (None: only when stdout is a terminal or a notebook)
+              show_progress:bool|None=None, # progress bars (None: only when stdout is a terminal or a notebook)
+              deterministic:bool=False, # deterministic cuDNN kernels, as the reference (a resumed run keeps its setting)
+              sync_bn:bool=False, # data-parallel runs: BatchNorm -> SyncBatchNorm, GPUs only (a resumed run keeps its setting)
+              dist_timeout:float=DIST_TIMEOUT_MIN # data-parallel runs: minutes a rank waits for the others before failing
              ) -> Learner:
-    "Train `cfg` into the run folder `out` (resuming it if asked); returns the learner."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if resume: cfg = load_run_config(out)
-    elif pretrained: cfg = replace(cfg, pretrained=str(pretrained))
-    set_seed(cfg.seed)
-    dls = run_dls(cfg)
-    learn = mcsc_learner(dls, cfg, path=out, model_dir='.')
-    if torch.cuda.is_available() and cfg.amp: learn.to_amp()   # bf16 (fp16 with scaling where missing), channels_last
-    state = _load_latest(learn, out) if resume else None
-    if state is None: write_config(cfg, out)
-    if show_progress is None: show_progress = _interactive()
-    learn.add_cb(RunFolderCallback(out, *((state['history'], state['best'], state['smooth']) if state else ()),
-                                   echo=not show_progress))
-    if not show_progress: quiet_learner(learn)
-    learn.fit_mcsc(cfg.iters, start_it=state['it'] if state else 0)
-    plot_history(out)
+    "Train `cfg` into the run folder `out` (resuming it if asked), in one process or on every rank of a launch; returns the learner."
+    out, rank0 = Path(out), rank_distrib() == 0
+    with distrib_run(timeout=dist_timeout):
+        if resume:
+            cfg = load_run_config(out); deterministic = deterministic or _run_setting(out, 'deterministic')
+            sync_bn = sync_bn or bool((_run_setting(out, 'data_parallel') or {}).get('sync_bn'))
+        elif pretrained: cfg = replace(cfg, pretrained=str(pretrained))
+        check_pretrained_file(cfg)
+        set_seed(cfg.seed, deterministic)
+        rank0_first(lambda: resolve_data(cfg))                     # a missing phantom is written once
+        dls = run_dls(cfg)
+        if rank0: out.mkdir(parents=True, exist_ok=True)
+        learn = mcsc_learner(dls, cfg, path=out, model_dir='.')
+        check_pretrained(learn.model, cfg.pretrained)
+        if torch.cuda.is_available() and cfg.amp: learn.to_amp()   # bf16 (fp16 with scaling where missing), channels_last
+        learn.to_ddp(sync_bn)                                      # several ranks: sharded loader, DDP; else nothing
+        state = _load_latest(learn, out) if resume else None
+        dp = dict(data_parallel=data_parallel_record(learn.dls, sync_bn)) if is_distributed() else {}
+        if state is None and rank0: write_config(cfg, out, deterministic=deterministic, **dp)
+        if show_progress is None: show_progress = _interactive()
+        if rank0: learn.add_cb(RunFolderCallback(out, *((state['history'], state['best'], state['smooth']) if state else ()),
+                                                 echo=not show_progress))
+        if not show_progress: quiet_learner(learn)
+        learn.fit_mcsc(cfg.iters, start_it=state['it'] if state else 0)
+        if rank0: plot_history(out)
+        distrib_barrier()                                          # every rank returns when the run folder is complete
     return learn
 
 # %% ../nbs/10_train.ipynb #60e58522
@@ -214,7 +275,8 @@ def _load_latest(learn, out):
     "Load latest.pth into the learner; returns its contents (None if the run never saved one)."
     p = Path(out)/'latest.pth'
     if not p.exists(): return None
-    st = torch.load(p, weights_only=False)
+    st = torch.load(p, weights_only=False, map_location='cpu')  # every rank reads it: not all onto rank 0's GPU
+    learn.model.to(learn.dls.device)       # the optimiser state follows its parameters' device when loaded
     learn.model.load_state_dict(st['model'])
     learn.create_opt(); learn.opt.load_state_dict(st['opt'])
     set_rng_state(st['rng'], learn.dls.train)
@@ -222,7 +284,13 @@ def _load_latest(learn, out):
 
 def load_run_config(run) -> MCSCConfig:
     "The configuration saved in a run folder's config.json."
-    return MCSCConfig.from_dict(json.loads((Path(run)/'config.json').read_text())['config'])
+    p = Path(run)/'config.json'
+    if not p.is_file(): raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
+    return MCSCConfig.from_dict(json.loads(p.read_text())['config'])
+
+def _run_setting(run, key:str):
+    "A run-level setting that config.json records beside the configuration (e.g. 'deterministic')."
+    return json.loads((Path(run)/'config.json').read_text()).get(key)
 
 # %% ../nbs/10_train.ipynb #455f6073
 def plot_history(run, # a run folder with history.csv
@@ -231,7 +299,7 @@ def plot_history(run, # a run folder with history.csv
     "Loss terms and validation Dice against the iteration; saved as a PNG."
     import matplotlib.pyplot as plt
     h = pd.read_csv(Path(run)/'history.csv')
-    terms = [c for c in h.columns if c.split('_')[0] in ('sup', 'cps', 'cl') or c in ('train_loss', 'valid_loss')]
+    terms = [c for c in h.columns if c.split('_')[0] in ('sup', 'cps', 'cct', 'cl') or c in ('train_loss', 'valid_loss')]
     dices = [c for c in h.columns if c.startswith('dice_')]
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.5))
     for c in terms: a0.plot(h.iteration, h[c], label=c)
@@ -251,8 +319,9 @@ def split_volumes(layout, split:str='val') -> list:
 
 def load_best(model, run, net:str):
     "Load the checkpoint selected for `net` (its best on validation; latest if it never improved)."
-    p = Path(run)/f'best_{net}.pth'
-    st = torch.load(p, weights_only=False) if p.exists() else torch.load(Path(run)/'latest.pth', weights_only=False)['model']
+    p, latest = Path(run)/f'best_{net}.pth', Path(run)/'latest.pth'
+    if not p.exists() and not latest.exists(): raise FileNotFoundError(f"{run}: no checkpoint ({p.name} or latest.pth)")
+    st = torch.load(p, weights_only=False) if p.exists() else torch.load(latest, weights_only=False)['model']
     model.load_state_dict(st); return model
 
 # %% ../nbs/10_train.ipynb #61878eb9
@@ -267,7 +336,7 @@ def evaluate_run(run, # a run folder
     if data is not None: cfg = replace(cfg, data=str(data))
     legacy = cfg.legacy_metrics if legacy is None else legacy
     layout = open_dataset(resolve_data(cfg), cfg.dataset)
-    vols, model, frames = split_volumes(layout, split), build_model(cfg), []
+    vols, model, frames = split_volumes(layout, split), build_model(replace(cfg, pretrained=None)), []  # checkpoints hold every weight
     for net in model.net_names:
         size = (cfg.test_size or cfg.size) if net.startswith('cnn') else cfg.size
         frames.append(evaluate(load_best(model, run, net), vols, layout.n_classes, layout.classes,
@@ -296,9 +365,18 @@ def parse_labelled(s:str|None) -> dict:
     raise ValueError(f"--labelled {s!r}: give a number of patients (7) or of slices (23s)")
 
 # %% ../nbs/10_train.ipynb #2e2b707b
+def _train_and_evaluate(cfg:MCSCConfig, out:Path, resume:bool, show_progress:bool|None, deterministic:bool, **dist_kw):
+    "What `mcsc-train` does once its options are read: train, then evaluate on test (else validation) volumes (rank 0)."
+    t0 = time.time()
+    train_run(cfg, out, resume=resume, show_progress=show_progress, deterministic=deterministic, **dist_kw)
+    if rank_distrib() > 0: return                  # a data-parallel run: rank 0 reports and evaluates
+    print(f"trained in {time.time() - t0:.0f} s -> {out}")
+    layout = open_dataset(resolve_data(load_run_config(out)), cfg.dataset)
+    evaluate_run(out, split='test' if layout.test_names else 'val')
+
 @call_parse
-def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu or synapse
-               method:str='mcsc', # unet-fs, unet-ls, cps, cts, mcsc or mcsc-legacy
+def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse or synapse-demo
+               method:str='mcsc', # unet-fs, unet-ls, cct, cps, cts, mcsc, mcsc-legacy or mcsc-cnn
                labelled:str=None, # labelled patients (7) or slices (23s)
                iters:int=None, # training iterations
                bs:int=None, # slices per batch
@@ -308,28 +386,34 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu or synapse
                out:str=None, # run folder (default: runs/<preset>-<method>)
                seed:int=None, # random seed
                resume:bool=False, # continue the run in --out from its latest checkpoint
-               pretrained:str=None, # local Swin-T ImageNet checkpoint
+               pretrained:str=None, # local Swin-T ImageNet checkpoint (official .pth or timm weights)
                amp:bool=False, # mixed precision on a GPU (bf16, else fp16)
-               quiet:bool=False # no progress bars (they are off anyway when stdout is not a terminal)
+               deterministic:bool=False, # deterministic cuDNN kernels, as the reference's run
+               quiet:bool=False, # no progress bars (they are off anyway when stdout is not a terminal)
+               sync_bn:bool=False, # data-parallel (torchrun, accelerate launch): SyncBatchNorm across the GPUs
+               dist_timeout:float=DIST_TIMEOUT_MIN, # data-parallel: minutes a rank waits for the others before failing
+               debug:bool=False # show the traceback of an error
               ):
     "Train a method of the MCSC paper into a run folder, then evaluate it."
-    cfg = preset_config(preset, method, iters=iters, bs=bs, labelled_bs=labelled_bs, size=size, data=data,
-                        seed=seed, amp=amp or None, pretrained=pretrained, **parse_labelled(labelled))
-    out = Path(out or f'runs/{preset}-{method}')
-    t0 = time.time()
-    train_run(cfg, out, resume=resume, show_progress=False if quiet else None)
-    print(f"trained in {time.time() - t0:.0f} s -> {out}")
-    layout = open_dataset(resolve_data(load_run_config(out)), cfg.dataset)
-    evaluate_run(out, split='test' if layout.test_names else 'val')
+    def work():
+        cfg = preset_config(preset, method, iters=iters, bs=bs, labelled_bs=labelled_bs, size=size, data=data,
+                            seed=seed, amp=amp or None, pretrained=pretrained, **parse_labelled(labelled))
+        warning = None if resume else pretrained_warning(preset, cfg)
+        if warning and rank_distrib() == 0: print(f"mcsc-train: warning: {warning}", file=sys.stderr, flush=True)
+        _train_and_evaluate(cfg, Path(out or f'runs/{preset}-{method}'), resume, False if quiet else None, deterministic,
+                            sync_bn=sync_bn, dist_timeout=dist_timeout)
+    cli_errors('mcsc-train', work, debug)
 
 # %% ../nbs/10_train.ipynb #3ee230ca
 @call_parse
 def mcsc_eval(run:str=None, # a run folder written by mcsc-train
               split:str='val', # val or test
               legacy:bool=False, # the benchmark's metric (missed structure -> HD95 0)
-              data:str=None # dataset folder, if it moved
+              data:str=None, # dataset folder, if it moved
+              debug:bool=False # show the traceback of an error
              ):
     "Evaluate the checkpoints of a run folder; writes metrics.json, tables and figures into it."
-    if run is None or not (Path(run)/'config.json').exists():
-        raise SystemExit(f"mcsc-eval: --run {run}: not a run folder (no config.json)")
-    evaluate_run(run, split=split, legacy=legacy or None, data=data)
+    def work():
+        if run is None: raise ValueError("--run: give a run folder written by mcsc-train")
+        evaluate_run(run, split=split, legacy=legacy or None, data=data)
+    cli_errors('mcsc-eval', work, debug)

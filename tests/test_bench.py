@@ -25,14 +25,32 @@ def test_loss_json_all_variants():
     assert by['full', 'fixed']['n_groups'] == 11**2 and by['full', 'legacy']['n_groups'] == 10**2
 
 def test_table_and_bad_subcommand(capsys):
-    "In-process: the plain table of one worker measurement, and a clear exit on an unknown subcommand."
+    "In-process: the plain table of one worker measurement, and a one-line error (exit 2) on an unknown subcommand."
     from mcsc_fastai.bench import bench_loss, mcsc_bench
     rows = bench_loss(worker=True, scale='coarse', variant='fixed', size=56, maps=4, channels=8)
     assert 'n_groups_kept' in capsys.readouterr().out and rows[0]['fwd_bwd_s'] is not None
-    with pytest.raises(SystemExit, match='unknown benchmark'): mcsc_bench('nothing')
+    with pytest.raises(SystemExit) as e: mcsc_bench('nothing')
+    assert e.value.code == 2 and "mcsc-bench: error: unknown benchmark 'nothing'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match='unknown benchmark'): mcsc_bench('nothing', debug=True)
 
-@pytest.mark.skipif(data_root('ACDC') is None, reason='real ACDC data not available (set MCSC_DATA)')
-def test_loss_on_acdc_labels():
-    from mcsc_fastai.bench import loss_worker
-    row = loss_worker('fixed', 'coarse', labels='acdc', size=56, maps=4, channels=8)
-    assert row['labels'] == 'acdc' and 0.01 < row['foreground'] < 0.1 and row['fwd_bwd_s'] is not None
+def test_gpu_check_tiny_on_cpu():
+    "`mcsc-bench gpu --device cpu --tiny --json`: the GPU check's code path on the tiny configuration, one JSON object."
+    res = subprocess.run([sys.executable, '-m', 'mcsc_fastai.bench', 'gpu', '--device', 'cpu', '--tiny', '--json'],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out['tiny'] and out['device'] == 'cpu' and out['failed'] == [] and {'torch', 'fastai', 'cuda', 'bf16'} <= set(out['env'])
+    assert sorted(out['step']) == ['bf16', 'bf16_channels_last', 'fp32']
+    for name, r in out['step'].items():
+        assert r['s_per_iter'] > 0 and r['peak_mb'] is not None and r['peak_total_mb'] > 0, (name, r)
+    assert (out['step']['bf16']['precision'], out['step']['bf16_channels_last']['channels_last']) == ('bf16', True)
+    assert out['contrast_full']['scale'] == 'full' and out['contrast_full']['fwd_bwd_s'] > 0
+    t = out['train']
+    assert t['iters'] == 8 and t['it_per_s'] > 0 and t['valid_s'] > 0 and t['protocol_iters'] == 40000
+    assert t['projected_protocol_h'] > t['projected_train_h'] > 0
+
+def test_gpu_check_refuses_full_scale_on_cpu(capsys):
+    from mcsc_fastai.bench import mcsc_bench
+    with pytest.raises(SystemExit) as e: mcsc_bench('gpu', device='cpu')
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip() == 'mcsc-bench: error: --device cpu: the check at full scale takes hours on a CPU; add --tiny'
