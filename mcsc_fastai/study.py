@@ -252,8 +252,7 @@ def exposure_table(records:list, # `read_records` of one labelled setting
     out = {}
     for label, best in ((f'{iters} iterations', _best_within(h, 'dice', iters, 'iteration')),
                         (f'{slices} labelled slices', _best_within(h, 'dice', slices, 'exposure'))):
-        g = best.groupby(level='method', sort=False)
-        out[label] = g.mean().round(1).astype(str) + ' ± ' + g.std().round(1).astype(str)
+        out[label] = {m: _pm(v.mean(), v.std()) for m, v in best.groupby(level='method', sort=False)}
     t = pd.DataFrame(out); t.index.name = 'best validation Dice % (first network)'
     return t
 
