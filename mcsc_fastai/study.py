@@ -324,13 +324,14 @@ def plot_comparison(study, # a study folder with its run folders
                     split:str|None=None, # 'val' or 'test' (default: the plan's)
                     n:int=4, # slices shown
                     seed:int|None=None, labelled:str|None=None, # which runs (default: the plan's first)
-                    path=None # where to save the PNG
+                    path=None, # where to save the PNG
+                    runs:dict|None=None # method -> run folder, e.g. from several studies (default: `comparison_runs`)
                    ):
     "Image, ground truth and each method's prediction on the slices where the methods differ most."
     import matplotlib.pyplot as plt
     from mcsc_fastai.models import build_model
     from mcsc_fastai.metrics import predict_volume, show_labels
-    runs = comparison_runs(study, seed, labelled)
+    runs = runs or comparison_runs(study, seed, labelled)
     if not runs: raise FileNotFoundError(f"{study}: no run folder with checkpoints to compare")
     split = split or json.loads((Path(study)/'plan.json').read_text()).get('split', 'val')
     cfg0 = load_run_config(next(iter(runs.values())))
