@@ -500,8 +500,7 @@ def claim_run(out, name:str) -> bool:
     except FileExistsError:
         try: host, pid = lock.read_text().split()
         except (OSError, ValueError): host, pid = socket.gethostname(), '0'   # unreadable: treat as stale
-        if host != socket.gethostname() or (int(pid) != os.getpid() and _alive(int(pid))): return False
-        if int(pid) == os.getpid(): return False
+        if host != socket.gethostname() or int(pid) == os.getpid() or _alive(int(pid)): return False
         lock.unlink(missing_ok=True); return claim_run(out, name)        # its process is gone
     with os.fdopen(fd, 'w') as f: f.write(f"{socket.gethostname()} {os.getpid()}")
     return True
