@@ -19,8 +19,8 @@ from .contrast import (CHUNK, TAU, block_contrast, block_contrast_reference, blo
 __all__ = ['REF_SIZE', 'REF_FOREGROUND', 'SCALES', 'VARIANTS', 'MMAP_THRESHOLD', 'PRECISIONS', 'PROTOCOL_ITERS',
            'PROTOCOL_EVAL_EVERY', 'TRAIN_ITERS', 'TINY_TRAIN_ITERS', 'RATE_SKIP', 'STEP_VARIANTS', 'TINY_SHAPES',
            'BENCHES', 'bench_labels', 'scale_block', 'loss_inputs', 'PeakMemory', 'loss_worker', 'bench_loss',
-           'bench_models', 'step_inputs', 'step_worker', 'bench_step', 'bench_hd95', 'IterTimer', 'train_rate',
-           'bench_gpu', 'mcsc_bench']
+           'bench_models', 'step_inputs', 'step_config', 'step_worker', 'bench_step', 'bench_hd95', 'IterTimer',
+           'train_rate', 'bench_gpu', 'mcsc_bench']
 
 # %% ../nbs/11_bench.ipynb #2d09a68c
 REF_SIZE = 224                   # network input of the official run
@@ -256,18 +256,32 @@ def _step_loss(cfg, loss_fn, out, y, is_lab, full, pseudo:str):
     ctr = (full, torch.ones_like(is_lab)) if pseudo == 'gt' else (y, is_lab)
     return loss + cfg.w_cl * sum(loss_fn._contrast(out, *ctr))
 
-def step_worker(method:str='mcsc', size:int=REF_SIZE, bs:int=4, labelled_bs:int=2, labels:str='synthetic',
+def step_config(method:str='mcsc', # the method whose iteration is timed
+                preset:str|None=None, # a preset of `train` (its networks and shapes); None: the official run's
+                tiny:bool=False, # narrow networks of `tiny_config` (tests)
+                **overrides # size, bs, labelled_bs, contrast_chunk (None: the configuration's own)
+               ):
+    "The configuration of a timed iteration."
+    from mcsc_fastai.learner import method_config, tiny_config
+    from mcsc_fastai.train import preset_config
+    kw = {k: v for k, v in overrides.items() if v is not None}
+    if tiny: return tiny_config(method, **kw)
+    return preset_config(preset, method, **kw) if preset else method_config(method, **kw)
+
+def step_worker(method:str='mcsc', size:int|None=None, bs:int|None=None, labelled_bs:int|None=None, labels:str='synthetic',
                 pseudo:str='gt', chunk:int=CHUNK, device:str|None=None, n:int=2, seed:int=0,
                 tiny:bool=False, # narrow networks of `tiny_config` (tests)
                 precision:str='fp32', # 'fp32', or 'bf16': bfloat16 autocast as `Learner.to_amp` (logits cast back to float32)
-                channels_last:bool=False # model and batch in channels_last memory format
+                channels_last:bool=False, # model and batch in channels_last memory format
+                preset:str|None=None # a preset's networks and shapes (default: the official run's, 224 x 224)
                ) -> dict:
     "Seconds and peak memory of one full training iteration (forward, all losses, backward, AdamW step)."
-    from mcsc_fastai.learner import method_config, tiny_config, MCSCLoss
+    from mcsc_fastai.learner import MCSCLoss
     from mcsc_fastai.models import build_model
     if precision not in PRECISIONS: raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    cfg = (tiny_config if tiny else method_config)(method, size=size, bs=bs, labelled_bs=labelled_bs, contrast_chunk=chunk)
+    cfg = step_config(method, preset, tiny, size=size, bs=bs, labelled_bs=labelled_bs, contrast_chunk=chunk)
+    size, bs, labelled_bs = cfg.size, cfg.bs, cfg.labelled_bs
     torch.manual_seed(seed)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = build_model(cfg).to(device).train().to(memory_format=fmt)
@@ -285,18 +299,33 @@ def step_worker(method:str='mcsc', size:int=REF_SIZE, bs:int=4, labelled_bs:int=
     with PeakMemory(device) as mem:
         for _ in range(n):
             t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
-    return dict(method=method, batch=bs, labelled=labelled_bs, size=size, s_per_iter=round(sum(times) / n, 3),
+    return dict(method=method, preset=preset, batch=bs, labelled=labelled_bs, size=size, s_per_iter=round(sum(times) / n, 3),
                 s_min=round(min(times), 3), peak_mb=round(mem.peak_mb, 1), peak_total_mb=round(mem.total_mb, 1),
                 memory=mem.method, pseudo=pseudo, precision=precision, channels_last=channels_last,
                 chunk=chunk, device=_device_name(device),
                 threads=torch.get_num_threads())
 
 # %% ../nbs/11_bench.ipynb #2fa55944
-def bench_step(json:bool=False, method:str='mcsc', size:int=REF_SIZE, labels:str='synthetic', pseudo:str='gt',
-               chunk:int=CHUNK, device:str|None=None, n:int=2, **_) -> dict:
-    "Time and peak memory of one MCSC training iteration at the reference shapes."
-    row = step_worker(method, size, labels=labels, pseudo=pseudo, chunk=chunk, device=device, n=n)
-    print(jsonlib.dumps(row) if json else f"{row['method']}: {row['s_per_iter']} s per iteration, peak {row['peak_mb']} MB ({row['device']})")
+def bench_step(json:bool=False, method:str='mcsc', size:int|None=None, labels:str='synthetic', pseudo:str='gt',
+               chunk:int=CHUNK, device:str|None=None, n:int=2,
+               preset:str|None=None, # a preset's networks and shapes (default: the official run's)
+               amp:bool=False, # mixed precision as `mcsc-train --amp` gives it on this device (bf16 + channels_last, or fp32)
+               channels_last:bool|None=None, # channels_last memory format (default: with --amp)
+               threads:int|None=None, # torch threads (default: torch's)
+               **_) -> dict:
+    "Time and peak memory of one MCSC training iteration (the official shapes, or a preset's)."
+    from mcsc_fastai.learner import amp_mode
+    from mcsc_fastai.train import AMP_UNAVAILABLE
+    if threads: torch.set_num_threads(threads)
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    precision = (amp_mode(device) or 'fp32') if amp else 'fp32'
+    if amp and precision == 'fp32': print(f"mcsc-bench: {AMP_UNAVAILABLE}", file=sys.stderr, flush=True)
+    if precision == 'fp16': raise ValueError("--amp on this GPU means fp16 with loss scaling, which `step` does not time; use `gpu`")
+    row = step_worker(method, size, labels=labels, pseudo=pseudo, chunk=chunk, device=device, n=n, preset=preset,
+                      precision=precision, channels_last=amp if channels_last is None else channels_last)
+    row['amp'] = amp
+    print(jsonlib.dumps(row) if json else f"{row['method']} ({row['preset'] or 'official shapes'}, {row['precision']}): "
+          f"{row['s_per_iter']} s per iteration, peak {row['peak_mb']} MB ({row['device']}, {row['threads']} threads)")
     return row
 
 # %% ../nbs/11_bench.ipynb #daed86b8
@@ -441,7 +470,7 @@ def mcsc_bench(cmd:str, # subcommand: loss, models, step, hd95 or gpu
                timeout:int=600, # seconds allowed to each measurement process
                force:bool=False, # run reference_loop even when it may not fit in memory
                device:str=None, # cpu or cuda (default: cuda when available)
-               size:int=REF_SIZE, # input size (smaller for tests; block sizes scale with it)
+               size:int=None, # input size (default 224, for step the preset's; smaller for tests; block sizes scale with it)
                maps:int=8, # feature maps: 2 networks x slices
                channels:int=128, # feature channels
                worker:bool=False, # internal: measure in this process
@@ -452,17 +481,22 @@ def mcsc_bench(cmd:str, # subcommand: loss, models, step, hd95 or gpu
                iters:int=None, # gpu: training iterations (default 300; tiny 8)
                max_seconds:float=300., # gpu: stop the training measurement after this many seconds
                data:str=None, # gpu: ACDC folder to train on (default: $MCSC_DATA/ACDC, else a synthetic phantom)
+               preset:str=None, # step: a preset's networks and shapes, e.g. acdc-study (default: the official run's)
+               amp:bool=False, # step: mixed precision as mcsc-train --amp gives it here (bf16 + channels_last, or fp32)
+               channels_last:bool=False, # step: channels_last memory format also without --amp
+               threads:int=None, # step: torch threads (default: torch's, one per core)
                debug:bool=False # show the traceback of an error
               ):
     "Benchmarks of mcsc_fastai: `mcsc-bench loss|models|step|hd95|gpu [--json]`."
     def work():
         if cmd not in BENCHES: raise ValueError(f"unknown benchmark {cmd!r}; choose one of {sorted(BENCHES)}")
-        common = dict(json=json, labels=labels, chunk=chunk, device=device, size=size)
+        common = dict(json=json, labels=labels, chunk=chunk, device=device, size=size if cmd == 'step' else size or REF_SIZE)
         if cmd == 'loss': return BENCHES[cmd](variant=variant, scale=scale, timeout=timeout, worker=worker, force=force,
                                               maps=maps, channels=channels, **common)
         if cmd == 'gpu':
             res = bench_gpu(tiny=tiny, iters=iters, max_seconds=max_seconds, data=data, n=n, **common)
             if res['failed']: raise SystemExit(1)                  # the figures are printed; the status says some are missing
             return res
-        return BENCHES[cmd](method=method, pseudo=pseudo, **common, **({} if n is None else dict(n=n)))
+        step_kw = dict(preset=preset, amp=amp, channels_last=channels_last or None, threads=threads) if cmd == 'step' else {}
+        return BENCHES[cmd](method=method, pseudo=pseudo, **common, **step_kw, **({} if n is None else dict(n=n)))
     cli_errors('mcsc-bench', work, debug)

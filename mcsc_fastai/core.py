@@ -87,6 +87,7 @@ class MCSCConfig:
     # --- losses
     w_cps:float = 0.1              # final cross pseudo supervision weight (official 0.1)
     cps_rampup:float = 0.75        # fraction of training over which w_cps ramps up (30000/40000)
+    oracle_cps:bool = False        # a check, not a method: the CPS term of unlabelled slices uses their ground truth
     w_cl:float = 0.002             # contrastive weight on the summed loss (0.001 per network, both nets)
     tau:float = 0.1                # contrastive temperature (official 0.1 at both scales)
     contrast_scales:dict = field(default_factory=lambda: {1: 19, 8: 14}) # stride -> block size
@@ -113,7 +114,7 @@ class MCSCConfig:
     eval_net:str = 'cnn'           # network reported: 'cnn', 'swin' or 'mean'
     test_size:int|None = None      # test-time input size (None: `size`; the reference used 256)
     legacy_metrics:bool = False    # D5: missed structure scores HD95 = 0, unit spacing
-    amp:bool = False               # mixed precision (bf16, else fp16) on a GPU
+    amp:bool = False               # mixed precision where it pays: bf16 on a GPU (fp16 without bf16) or a CPU with native bf16
 
     def to_dict(self) -> dict: return {k:(list(v) if isinstance(v, tuple) else v) for k,v in asdict(self).items()}
     def save(self, path): Path(path).write_text(json.dumps(self.to_dict(), indent=2))

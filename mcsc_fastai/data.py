@@ -254,14 +254,16 @@ class SlicePool:
     "Training slices of a layout; the first `n_labelled` are labelled; items are augmented and resized."
     def __init__(self, layout:Layout, n_labelled:int, # dataset; labelled prefix length K
                  size:int=224, aug:str='default', # network input side; 'default', 'legacy' or 'none'
-                 cache:bool=True # keep images (and labelled labels) in memory
+                 cache:bool=True, # keep images (and labelled labels) in memory
+                 all_labels:bool=False # also read the labels of unlabelled slices (the oracle check only)
                 ):
         if aug not in AUG_MODES: raise ValueError(f"aug={aug!r}: expected one of {AUG_MODES}")
         self.layout, self.names, self.n_labelled, self.size, self.aug = layout, layout.train_names, n_labelled, size, aug
-        self.images = self.labels = None
+        self.all_labels, self.images, self.labels = all_labels, None, None
         if cache:
-            pairs = [layout.read_slice(n, with_label=i < n_labelled) for i, n in enumerate(self.names)]
-            self.images, self.labels = [p[0] for p in pairs], [p[1] for p in pairs[:n_labelled]]
+            pairs = [layout.read_slice(n, with_label=self._has_label(i)) for i, n in enumerate(self.names)]
+            self.images, self.labels = [p[0] for p in pairs], [p[1] for p in pairs if p[1] is not None]
+    def _has_label(self, i:int) -> bool: return i < self.n_labelled or self.all_labels
     def __len__(self): return len(self.names)
     def __repr__(self): return f"SlicePool({len(self)} slices, {self.n_labelled} labelled, size {self.size}, aug {self.aug!r})"
 
@@ -269,19 +271,19 @@ class SlicePool:
 @patch
 def arrays(self:SlicePool, i:int # slice index in the list
                 ) -> tuple:
-    "Image and label (None when unlabelled) of slice `i`."
-    is_lab = i < self.n_labelled
-    if self.images is not None: return self.images[i], (self.labels[i] if is_lab else None)
-    return self.layout.read_slice(self.names[i], with_label=is_lab)
+    "Image and label (None when unlabelled, unless `all_labels`) of slice `i`."
+    has = self._has_label(i)
+    if self.images is not None: return self.images[i], (self.labels[i] if has else None)
+    return self.layout.read_slice(self.names[i], with_label=has)
 
 @patch
 def get(self:SlicePool, i:int, seed:int # slice index; seed of its augmentation
        ) -> tuple:
-    "One training item (NumPy): x float32 [1, S, S], y int8 [S, S] (-1 if unlabelled), is_labelled bool."
+    "One training item (NumPy): x float32 [1, S, S], y int8 [S, S] (-1 if unlabelled, unless `all_labels`), is_labelled bool."
     image, label = self.arrays(i)
     image, label = augment_pair(image, label, self.size, np.random.default_rng(seed), self.aug)
     y = np.full((self.size, self.size), IGNORE_LABEL, np.int8) if label is None else label.astype(np.int8)
-    return image[None], y, np.bool_(label is not None)
+    return image[None], y, np.bool_(i < self.n_labelled)
 
 # %% ../nbs/03_data.ipynb #95e90b70
 def collate_slices(items:list # (x, y, is_labelled) NumPy items
@@ -420,12 +422,13 @@ def mcsc_dls(source, # dataset folder or `Layout`
              val_bs:int|None=None, # validation batch size (None: 4 * bs)
              cache:bool=True, # keep the training images in memory
              epoch_len:int|None=None, # training batches per epoch (None: one pass over the labelled slices)
+             all_labels:bool=False, # unlabelled slices carry their true labels (the oracle check only)
              **kwargs # passed to `open_dataset` (e.g. n_val_cases=2 for Synapse)
             ) -> DataLoaders:
     "fastai `DataLoaders` for semi-supervised training: two-stream train, validation slices and volumes."
     layout = open_dataset(source, **kwargs)
     K = layout.n_labelled(slices=labelled_slices) if labelled_slices is not None else layout.n_labelled(patients=labelled)
-    pool = SlicePool(layout, K, size, aug, cache)
+    pool = SlicePool(layout, K, size, aug, cache, all_labels)
     train = TwoStreamDL(pool, bs, labelled_bs, seed=seed, epoch_len=epoch_len, num_workers=num_workers)
     volumes = [layout.read_volume(n) for n in layout.val_names]
     valid = SliceDL(VolumeSlices(volumes, size, legacy=aug == 'legacy'), bs=val_bs or 4*bs, num_workers=num_workers)

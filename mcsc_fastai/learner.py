@@ -15,7 +15,7 @@ from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelFitException
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import to_float
-from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.channelslast import ChannelsLast
 from fastcore.basics import patch, store_attr, ifnone
 from fastcore.foundation import L
@@ -31,9 +31,9 @@ from .data import mcsc_dls
 __all__ = ['METHODS', 'LEGACY_SWITCHES', 'SCALE_BLOCKS', 'RAMP_STEPS', 'REFERENCE_QUIET', 'method_config', 'ablation_config',
            'sigmoid_rampup', 'cps_weight', 'poly_factor', 'warmup_poly_factor', 'reference_swin_schedule',
            'swin_lengths', 'n_labelled_of', 'first_validation', 'epoch_lengths', 'EpochLengthsCallback', 'MCSCLoss',
-           'MCSCScheduleCallback', 'TrainAverage', 'LossTermsCallback', 'LegacyEvalModeCallback', 'partner_scores',
-           'ValidValue', 'PartnerCallback', 'has_projectors', 'adamw', 'group_lrs', 'mcsc_learner', 'tiny_config',
-           'MCSCMixedPrecision', 'amp_mode']
+           'oracle_cps_terms', 'MCSCScheduleCallback', 'TrainAverage', 'LossTermsCallback', 'LegacyEvalModeCallback',
+           'partner_scores', 'ValidValue', 'PartnerCallback', 'has_projectors', 'adamw', 'group_lrs', 'mcsc_learner',
+           'tiny_config', 'MCSCMixedPrecision', 'cpu_bf16_native', 'amp_mode']
 
 # %% ../nbs/08_learner.ipynb #ce2ad7d7
 METHODS = ('unet-fs', 'unet-ls', 'cct', 'cps', 'cts', 'mcsc', 'mcsc-legacy', 'mcsc-cnn')
@@ -181,7 +181,7 @@ def __call__(self:MCSCLoss, pred, y, is_labelled=None):
     if isinstance(pred, torch.Tensor): return sup_loss(pred, y)  # validation: one network's logits
     if is_labelled is None: is_labelled = (y >= 0).flatten(1).all(1)
     total = sum(self._supervised(pred.logits, y, is_labelled, pred.aux))
-    if self.uses_cps: total = total + self.w_cps * sum(self._cross_pseudo(pred.logits, is_labelled))
+    if self.uses_cps: total = total + self.w_cps * sum(self._cross_pseudo(pred.logits, is_labelled, y))
     if self.uses_cct: total = total + self.w_cps * self._consistency(pred, is_labelled)
     if self.cfg.contrast_scales: total = total + self.cfg.w_cl * sum(self._contrast(pred, y, is_labelled))
     return total
@@ -195,11 +195,21 @@ def _supervised(self:MCSCLoss, logits, y, is_labelled, aux=()):
     for n, t in zip(self.net_names, terms): setattr(self, f'sup_{n}', t.detach())
     return terms
 
+def oracle_cps_terms(logits:tuple, # each network's logits [B,C,H,W]
+                     y:torch.Tensor, # int [B,H,W] targets, true labels on the unlabelled slices too
+                     unl:torch.Tensor # bool [B] the unlabelled slices
+                    ) -> list:
+    "The oracle check of cross pseudo supervision: each network's Dice against the ground truth of the unlabelled slices."
+    if y is None or (y[unl] < 0).any():
+        raise ValueError("oracle_cps needs the true labels of the unlabelled slices (run_dls/mcsc_dls with all_labels=True)")
+    return [dice_loss(lg[unl].softmax(1), y[unl]) if unl.any() else lg.sum() * 0. for lg in logits]
+
 @patch
-def _cross_pseudo(self:MCSCLoss, logits, is_labelled):
-    "Each network's Dice against the other's hard prediction on the unlabelled slices."
+def _cross_pseudo(self:MCSCLoss, logits, is_labelled, y=None):
+    "Each network's Dice against the other's hard prediction on the unlabelled slices (`oracle_cps`: their ground truth)."
     unl = ~is_labelled
-    terms = cps_loss(logits[0][unl], logits[1][unl])                         # 0 (in the graph) when none
+    if self.cfg.oracle_cps: terms = oracle_cps_terms(logits, y, unl)
+    else: terms = cps_loss(logits[0][unl], logits[1][unl])                   # 0 (in the graph) when none
     for n, t in zip(self.net_names, terms): setattr(self, f'cps_{n}', t.detach())
     return terms
 
@@ -439,15 +449,44 @@ class MCSCMixedPrecision(MixedPrecision):
     def after_pred(self):
         self.learn.pred = self.pred.float() if isinstance(self.pred, MCSCOutput) else to_float(self.pred)
 
-def amp_mode() -> str:
-    "'bf16' where the GPU supports it, else 'fp16'."
-    return 'bf16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'fp16'
+    def before_fit(self):
+        "fastai's set-up, with the autocast and gradient scaler of the batches' device (fastai's are CUDA's)."
+        kind, dtype = _device_type(self.dls), torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
+        if kind == 'cuda' and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            raise ValueError("amp mode 'bf16': this GPU does not support bfloat16; use 'fp16'")
+        self.kwargs['enabled'] = dtype == torch.float16                # bf16 has float32's range: no loss scaling
+        self.autocast, self.scales = torch.autocast(kind, dtype=dtype), L()
+        self.learn.scaler = torch.amp.GradScaler(kind, **self.kwargs)
+
+def _device_type(dls) -> str:
+    "'cuda' or 'cpu': where the batches of `dls` are."
+    dev = getattr(dls, 'device', None)
+    return torch.device(dev).type if dev is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
+
+def cpu_bf16_native() -> bool:
+    "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16), so that bf16 autocast speeds it up."
+    caps = getattr(torch.cpu, 'get_capabilities', None)
+    try: c = caps() if caps else None
+    except Exception: c = None
+    if c: return bool(c.get('avx512_bf16') or c.get('amx_bf16'))
+    try: flags = next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split()
+    except (OSError, StopIteration): return False
+    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+def amp_mode(device=None # 'cuda', 'cpu' or a torch.device (default: the GPU when there is one)
+            ) -> str|None:
+    "The mixed precision that pays on `device`: 'bf16' (or 'fp16' on a GPU without bf16); None on a CPU without native bf16."
+    kind = torch.device(device).type if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
+    if kind == 'cuda': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
+    return 'bf16' if kind == 'cpu' and cpu_bf16_native() else None
 
 @patch
-def to_amp(self:Learner, mode:str|None=None, # 'bf16' or 'fp16' (default: `amp_mode()`)
+def to_amp(self:Learner, mode:str|None=None, # 'bf16' or 'fp16' (default: `amp_mode` of the batches' device)
            channels_last:bool=True # also train in channels_last memory format
           ) -> Learner:
-    "Mixed precision training for the two-network model, and channels_last."
-    self.add_cb(MCSCMixedPrecision(mode or amp_mode()))
+    "Mixed precision training for the two-network model, and channels_last; float32 (unchanged) where `amp_mode` says none pays."
+    mode = mode or amp_mode(_device_type(self.dls))
+    if mode is None: return self
+    self.add_cb(MCSCMixedPrecision(mode))
     if channels_last: self.add_cb(ChannelsLast())
     return self

@@ -27,7 +27,7 @@ __all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RESULT_COLUMNS', 'parse_sets', 'StudyPlan
            'study_results', 'summarise', 'summary_markdown', 'plot_study', 'combine_studies', 'study_histories',
            'exposure_table', 'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison',
            'measure_speed', 'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'claim_run', 'release_run',
-           'run_study', 'mcsc_compare']
+           'link_runs', 'log_event', 'study_events', 'run_study', 'mcsc_compare']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -115,12 +115,15 @@ def make_record(run, # a finished run folder
                ) -> dict:
     "The record of a finished run."
     hist = pd.read_csv(Path(run)/'history.csv')
-    env = json.loads((Path(run)/'config.json').read_text()).get('env', {})
+    stored = json.loads((Path(run)/'config.json').read_text())
+    env, changes = stored.get('env', {}), stored.get('precision_changes', [])
     return dict(name=name, method=method, labelled=str(labelled), seed=int(seed), split=split,
                 config=_comparable(load_run_config(run)), metrics={k: v for k, v in metrics.items() if isinstance(v, dict)},
                 history=json.loads(hist.to_json(orient='records')),
                 train_seconds=float(hist['elapsed'].iloc[-1]) if 'elapsed' in hist else None,
-                machine=dict(cpu=_cpu_name(), device=env.get('device'), torch=env.get('torch'), threads=env.get('threads')))
+                machine=dict(cpu=_cpu_name(), device=env.get('device'), torch=env.get('torch'), threads=env.get('threads'),
+                             precision=changes[-1]['precision'] if changes else stored.get('precision'),
+                             **(dict(precision_changes=changes) if changes else {})))
 
 def read_records(study) -> list:
     "Every record of a study folder."
@@ -512,13 +515,50 @@ def release_run(out, name:str):
         if lock.read_text().split()[1] == str(os.getpid()): lock.unlink()
     except (OSError, IndexError): pass
 
+def link_runs(out, # the study folder
+              runs # where its run folders live (created if missing)
+             ) -> Path:
+    "Make `out/runs` a link to `runs` (a run folder of a real `out/runs` is never moved or deleted)."
+    link, runs = Path(out)/'runs', Path(runs).expanduser().resolve()
+    runs.mkdir(parents=True, exist_ok=True); link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        if link.resolve() == runs: return link
+        link.unlink()                                             # a link to another machine's folder
+    elif link.exists():
+        if any(link.iterdir()): raise ValueError(f"{link} holds run folders: move them to {runs}, or drop --runs")
+        link.rmdir()
+    link.symlink_to(runs, target_is_directory=True)
+    return link
+
+def log_event(out, name:str, event:str, **info):
+    "Append one line to the study's events.jsonl: run `name` was 'started', 'resumed', 'restarted' or 'finished'."
+    line = dict(time=time.strftime('%Y-%m-%dT%H:%M:%S'), host=socket.gethostname(), cpu=_cpu_name(),
+                run=name, event=event, **info)
+    with open(Path(out)/'events.jsonl', 'a') as f: f.write(json.dumps(line) + '\n')
+
+def study_events(out) -> pd.DataFrame:
+    "The events of a study, one row each (empty when none were logged)."
+    p = Path(out)/'events.jsonl'
+    rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    return pd.DataFrame(rows, columns=sorted({k for r in rows for k in r} | {'time', 'run', 'event', 'host'}))
+
+def _start_event(out:Path, name:str, state:str) -> str:
+    "'resumed', or 'started' ('restarted' when an earlier start of the run did not finish: its folder was lost)."
+    if state == 'resume': return 'resumed'
+    ev = study_events(out)
+    ev = ev[ev.run == name] if len(ev) else ev
+    return 'restarted' if len(ev) and ev.event.iloc[-1] != 'finished' else 'started'
+
 # %% ../nbs/13_study.ipynb #79f9b43d
-def _run_one(out:Path, name, method, labelled, seed, cfg, state, split, verbose):
+def _run_one(out:Path, name, method, labelled, seed, cfg, state, split, verbose, it:int=0):
     "Train (or resume) one run, evaluate its best checkpoints and write its record."
+    event = _start_event(out, name, state)
+    log_event(out, name, event, **(dict(iteration=it) if state == 'resume' else {}))
     run = _train_one(out, name, cfg, state, verbose)
     metrics = evaluate_run(run, split=split, verbose=False)
     rec = make_record(run, name, method, labelled, seed, split, metrics)
     atomic_write(out/'records'/f'{name}.json', lambda f: f.write(json.dumps(rec, indent=1).encode()))
+    log_event(out, name, 'finished', train_seconds=rec['train_seconds'])
     if verbose: print(f"[{time.strftime('%H:%M:%S')}] {name}: done, Dice " +
                       ', '.join(f"{k} {v['dice_mean']:.3f}" for k, v in rec['metrics'].items()), flush=True)
 
@@ -532,12 +572,14 @@ def run_study(out, # the study folder
               iters:int|None=None, # training iterations of every run (default: the preset's)
               sets=None, # other settings of every run: {'key': value} or ['key=value']
               data=None, # dataset folder (default: the preset's); not part of the plan
+              runs=None, # where the run folders live (default: out/runs); not part of the plan
               force:bool=False, # re-plan a folder that holds another study
               dry_run:bool=False, # print the plan and a time estimate, train nothing
               verbose:bool=True # progress lines and the summary
              ) -> pd.DataFrame:
     "Train, evaluate and summarise a study; returns `study_results` (attrs['trained'] lists the runs trained now)."
     out, data = Path(out), None if data is None else str(data)
+    if runs is not None and not dry_run: link_runs(out, runs)
     lab = labelled if labelled is not None else str(PRESETS.get(preset, {}).get('labelled', MCSCConfig.labelled))
     plan = StudyPlan(preset, methods, lab, seeds, split, iters, sets or {})
     rows = _status(out, plan, data)
@@ -554,8 +596,8 @@ def run_study(out, # the study folder
         if not claim_run(out, name): busy.append(name); continue
         try:
             if _record_matches(out/'records'/f'{name}.json', cfg, split): continue   # another worker finished it
-            state = 'new' if _resumable(out/'runs'/name, cfg) is None else 'resume'
-            _run_one(out, name, m, l, s, cfg, state, split, verbose)
+            it = _resumable(out/'runs'/name, cfg)
+            _run_one(out, name, m, l, s, cfg, 'new' if it is None else 'resume', split, verbose, it or 0)
             trained.append(name)
         finally: release_run(out, name)
     if busy and verbose: print(f"left to the processes training them: {', '.join(busy)}")
@@ -574,12 +616,14 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse
                  iters:int=None, # training iterations of every run
                  set:Annotated[str, dict(nargs='*')]=None, # key=value overrides of every run's settings
                  data:str=None, # dataset folder (default: the preset's)
+                 runs:str=None, # where run folders live, e.g. outside a repository (default: OUT/runs)
+                 amp:bool=False, # every run with mixed precision (mcsc-train --amp; part of the plan)
                  force:bool=False, # re-plan a folder that holds another study
                  dry_run:bool=False, # print the plan and a time estimate; train nothing
                  quiet:bool=False, # no summary printed
                  debug:bool=False # show the traceback of an error
                 ):
     "Train several methods x labelled settings x seeds, resumable, and summarise them as mean ± sd over seeds."
-    overrides = set
+    overrides = list(set or []) + (['amp=true'] if amp else [])
     cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, split,
-                                                  iters, overrides, data, force, dry_run, not quiet), debug)
+                                                  iters, overrides, data, runs, force, dry_run, not quiet), debug)

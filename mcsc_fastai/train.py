@@ -26,11 +26,12 @@ from .distrib import *
 from fastai.torch_core import rank_distrib, distrib_barrier
 
 # %% auto #0
-__all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'preset_data',
-           'preset_config', 'atomic_write', 'atomic_save', 'rng_state', 'set_rng_state', 'RunFolderCallback',
-           'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file',
-           'check_pretrained', 'quiet_learner', 'train_run', 'load_run_config', 'plot_history', 'split_volumes',
-           'load_best', 'evaluate_run', 'save_overlay', 'parse_labelled', 'mcsc_train', 'mcsc_eval']
+__all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'AMP_UNAVAILABLE',
+           'preset_data', 'preset_config', 'atomic_write', 'atomic_save', 'rng_state', 'set_rng_state',
+           'RunFolderCallback', 'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning',
+           'check_pretrained_file', 'check_pretrained', 'run_precision', 'apply_precision', 'quiet_learner',
+           'train_run', 'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
+           'parse_labelled', 'mcsc_train', 'mcsc_eval']
 
 # %% ../nbs/10_train.ipynb #10cc392d
 if __name__ == '__main__' and '__file__' in globals():  # python -m mcsc_fastai.train (torchrun, accelerate launch)
@@ -179,7 +180,7 @@ def run_dls(cfg:MCSCConfig): # run settings
     return mcsc_dls(resolve_data(cfg), labelled=None if cfg.method == 'unet-fs' else cfg.labelled,
                     labelled_slices=cfg.labelled_slices, bs=cfg.bs,
                     labelled_bs=cfg.bs if one_net else cfg.labelled_bs, size=cfg.size, aug=cfg.aug,
-                    num_workers=cfg.num_workers, seed=cfg.seed, epoch_len=cfg.eval_every)
+                    num_workers=cfg.num_workers, seed=cfg.seed, epoch_len=cfg.eval_every, all_labels=cfg.oracle_cps)
 
 def write_config(cfg:MCSCConfig, path:Path, **extra):
     "config.json: every setting, the environment and the command line."
@@ -221,6 +222,32 @@ def check_pretrained(model, # the built `MCSCModel` (its `pretrained_report`)
     raise ValueError(f"{path}: {len(failed)} Swin encoder tensors do not fit this Swin-UNet: {'; '.join(named)}{more}. "
                      f"The ImageNet Swin-T checkpoint fits embedding 96 with 7 x 7 windows (the acdc and synapse presets)")
 
+# %% ../nbs/10_train.ipynb #cc972971
+AMP_UNAVAILABLE = ("--amp: this CPU has no native bfloat16 (AVX512-BF16 or AMX-BF16), where bf16 is slower than float32; "
+                   "training in float32")
+
+def run_precision(cfg:MCSCConfig, # run settings (`amp`)
+                  device=None # where the run trains (default: the GPU when there is one)
+                 ) -> str:
+    "The precision a run trains in: 'bf16' or 'fp16' when `cfg.amp` and the device pays for it, else 'fp32'."
+    return (amp_mode(device) or 'fp32') if cfg.amp else 'fp32'
+
+def apply_precision(learn:Learner, cfg:MCSCConfig, verbose:bool=True) -> str:
+    "Set the learner up in `run_precision` (one line on stderr when --amp cannot apply); returns it."
+    precision = run_precision(cfg, learn.dls.device)
+    if cfg.amp and precision == 'fp32' and verbose: print(f"mcsc-train: {AMP_UNAVAILABLE}", file=sys.stderr, flush=True)
+    if precision != 'fp32': learn.to_amp(precision)
+    return precision
+
+def _note_precision(out:Path, precision:str, it:int):
+    "A resumed run that trains in another precision than it started in: say so, and record it in config.json."
+    d = json.loads((out/'config.json').read_text())
+    now = (d.get('precision_changes') or [dict(precision=d.get('precision'))])[-1]['precision']
+    if now is None or now == precision: return
+    print(f"mcsc-train: resumed at iteration {it} in {precision} (the run trained in {now} so far)", file=sys.stderr, flush=True)
+    d['precision_changes'] = d.get('precision_changes', []) + [dict(iteration=it, precision=precision)]
+    atomic_write(out/'config.json', lambda f: f.write(json.dumps(d, indent=2, default=str).encode()))
+
 # %% ../nbs/10_train.ipynb #20ad6d4e
 def _interactive() -> bool:
     "Whether progress bars help: in a notebook, or with stdout on a terminal."
@@ -256,11 +283,12 @@ def train_run(cfg:MCSCConfig, # run settings
         if rank0: out.mkdir(parents=True, exist_ok=True)
         learn = mcsc_learner(dls, cfg, path=out, model_dir='.')
         check_pretrained(learn.model, cfg.pretrained)
-        if torch.cuda.is_available() and cfg.amp: learn.to_amp()   # bf16 (fp16 with scaling where missing), channels_last
+        precision = apply_precision(learn, cfg, rank0)             # --amp: bf16 (fp16 on old GPUs) + channels_last, or fp32
         learn.to_ddp(sync_bn)                                      # several ranks: sharded loader, DDP; else nothing
         state = _load_latest(learn, out) if resume else None
         dp = dict(data_parallel=data_parallel_record(learn.dls, sync_bn)) if is_distributed() else {}
-        if state is None and rank0: write_config(cfg, out, deterministic=deterministic, **dp)
+        if state is None and rank0: write_config(cfg, out, deterministic=deterministic, precision=precision, **dp)
+        elif rank0: _note_precision(out, precision, state['it'])
         if show_progress is None: show_progress = _interactive()
         if rank0: learn.add_cb(RunFolderCallback(out, *((state['history'], state['best'], state['smooth']) if state else ()),
                                                  echo=not show_progress))
@@ -387,7 +415,7 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse or
                seed:int=None, # random seed
                resume:bool=False, # continue the run in --out from its latest checkpoint
                pretrained:str=None, # local Swin-T ImageNet checkpoint (official .pth or timm weights)
-               amp:bool=False, # mixed precision on a GPU (bf16, else fp16)
+               amp:bool=False, # mixed precision: bf16 on a GPU (fp16 without bf16) or on a CPU with native bf16; else float32, said in one line
                deterministic:bool=False, # deterministic cuDNN kernels, as the reference's run
                quiet:bool=False, # no progress bars (they are off anyway when stdout is not a terminal)
                sync_bn:bool=False, # data-parallel (torchrun, accelerate launch): SyncBatchNorm across the GPUs

@@ -21,7 +21,10 @@ def test_loss_json_all_variants():
     by = {(r['scale'], r['variant']): r for r in rows}
     full = by['full', 'legacy'], by['full', 'reference_loop']
     assert full[0]['n_groups_kept'] == full[1]['n_groups_kept'] > 0
-    assert abs(full[0]['loss'] - full[1]['loss']) < 1e-5 * abs(full[1]['loss'])   # same perms, same loss
+    # same perms, same loss: in float32 the vectorised loss sums each anchor's positives through class sums and the
+    # loop pair by pair, so they agree to about 1e-4 relative, depending on the CPU's kernels (in float64 to 1e-9:
+    # tests/test_contrast.py)
+    assert abs(full[0]['loss'] - full[1]['loss']) < 3e-4 * abs(full[1]['loss'])
     assert by['full', 'fixed']['n_groups'] == 11**2 and by['full', 'legacy']['n_groups'] == 10**2
 
 def test_table_and_bad_subcommand(capsys):
