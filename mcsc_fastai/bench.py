@@ -20,7 +20,7 @@ __all__ = ['REF_SIZE', 'REF_FOREGROUND', 'SCALES', 'VARIANTS', 'MMAP_THRESHOLD',
            'PROTOCOL_EVAL_EVERY', 'TRAIN_ITERS', 'TINY_TRAIN_ITERS', 'RATE_SKIP', 'STEP_VARIANTS', 'TINY_SHAPES',
            'BENCHES', 'bench_labels', 'scale_block', 'loss_inputs', 'PeakMemory', 'loss_worker', 'bench_loss',
            'bench_models', 'step_inputs', 'step_config', 'step_worker', 'bench_step', 'bench_hd95', 'IterTimer',
-           'train_rate', 'bench_gpu', 'mcsc_bench']
+           'train_rate', 'bench_gpu', 'bench_train', 'mcsc_bench']
 
 # %% ../nbs/11_bench.ipynb #2d09a68c
 REF_SIZE = 224                   # network input of the official run
@@ -251,7 +251,8 @@ PRECISIONS = ('fp32', 'bf16')  # a training step in float32, or in bfloat16 auto
 
 def _step_loss(cfg, loss_fn, out, y, is_lab, full, pseudo:str):
     "The MCSC loss of one step (contrast labels of the unlabelled slices: ground truth or the model's cross predictions)."
-    loss = sum(loss_fn._supervised(out.logits, y, is_lab)) + loss_fn.w_cps * sum(loss_fn._cross_pseudo(out.logits, is_lab))
+    loss = sum(loss_fn._supervised(out.logits, y, is_lab))
+    if loss_fn.uses_cps: loss = loss + loss_fn.w_cps * sum(loss_fn._cross_pseudo(out.logits, is_lab))
     if not cfg.contrast_scales: return loss
     ctr = (full, torch.ones_like(is_lab)) if pseudo == 'gt' else (y, is_lab)
     return loss + cfg.w_cl * sum(loss_fn._contrast(out, *ctr))
@@ -276,16 +277,18 @@ def step_worker(method:str='mcsc', size:int|None=None, bs:int|None=None, labelle
                 preset:str|None=None # a preset's networks and shapes (default: the official run's, 224 x 224)
                ) -> dict:
     "Seconds and peak memory of one full training iteration (forward, all losses, backward, AdamW step)."
-    from mcsc_fastai.learner import MCSCLoss
+    from mcsc_fastai.learner import MCSCLoss, FUSED_DEVICES
     from mcsc_fastai.models import build_model
     if precision not in PRECISIONS: raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     cfg = step_config(method, preset, tiny, size=size, bs=bs, labelled_bs=labelled_bs, contrast_chunk=chunk)
-    size, bs, labelled_bs = cfg.size, cfg.bs, cfg.labelled_bs
+    size, bs = cfg.size, cfg.bs
+    labelled_bs = bs if method in ('unet-fs', 'unet-ls') else cfg.labelled_bs   # the baselines' batches are all labelled
     torch.manual_seed(seed)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = build_model(cfg).to(device).train().to(memory_format=fmt)
-    loss_fn, opt = MCSCLoss(cfg, model.net_names), torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd)
+    fused = torch.device(device).type in FUSED_DEVICES                   # as `adamw`, the training's optimiser
+    loss_fn, opt = MCSCLoss(cfg, model.net_names), torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd, fused=fused)
     x, y, is_lab, full = step_inputs(labels, bs, labelled_bs, size, device, seed)
     x, bf16 = x.contiguous(memory_format=fmt), precision == 'bf16'
     def step():
@@ -382,38 +385,45 @@ def _train_data(data, tiny:bool, tmp:str) -> tuple:
     if root is not None: return Path(root), 'acdc'
     return make_synthetic_acdc(Path(tmp)/'phantom', n_patients=6 if tiny else 30, seed=0), 'phantom'
 
-def _protocol(rate:float, valid_s:float|None) -> dict:
-    "Projected hours of the official protocol: training alone, and with its validations."
-    train_h = PROTOCOL_ITERS / rate / 3600
-    valid_h = (PROTOCOL_ITERS // PROTOCOL_EVAL_EVERY) * (valid_s or 0.) / 3600
-    return dict(protocol_iters=PROTOCOL_ITERS, projected_train_h=round(train_h, 3), projected_protocol_h=round(train_h + valid_h, 3))
+def _protocol(rate:float, valid_s:float|None, iters:int=PROTOCOL_ITERS, every:int=PROTOCOL_EVAL_EVERY) -> dict:
+    "Projected hours of a protocol (default the official one): training alone, and with its validations."
+    train_h = iters / rate / 3600
+    valid_h = (iters // every) * (valid_s or 0.) / 3600
+    return dict(protocol_iters=iters, projected_train_h=round(train_h, 3), projected_protocol_h=round(train_h + valid_h, 3))
 
 # %% ../nbs/11_bench.ipynb #40f8b3ea
-def train_rate(tiny:bool=False, # `tiny_config` on a small phantom instead of the `acdc` preset
+def train_rate(tiny:bool=False, # `tiny_config` on a small phantom instead of the preset
                device:str|None=None, # cuda or cpu (default: cuda when available)
                iters:int|None=None, # iterations to train (default `TRAIN_ITERS`, tiny `TINY_TRAIN_ITERS`)
                max_seconds:float=300., # stop training after this many seconds (then validate)
-               data:str|None=None # ACDC folder (default: $MCSC_DATA/ACDC, else a synthetic phantom)
+               data:str|None=None, # ACDC folder (default: $MCSC_DATA/ACDC, else a synthetic phantom)
+               preset:str='acdc', # the preset trained (its networks, shapes and length)
+               method:str='mcsc', # the method trained
+               amp:bool|None=None, # --amp (default: on a GPU); the precision it gives here is reported
+               labelled:int|None=None # labelled patients (default: the preset's)
               ) -> dict:
-    "Train the `acdc` preset (`--amp` on a GPU) for `iters` iterations: rate, validation time, projected protocol time."
-    from mcsc_fastai.learner import tiny_config, mcsc_learner, amp_mode
-    from mcsc_fastai.train import preset_config, run_dls, quiet_learner
+    "Train a preset through `Learner.fit` for `iters` iterations: rate, validation time, projected time of its full run."
+    from mcsc_fastai.learner import tiny_config, mcsc_learner
+    from mcsc_fastai.train import preset_config, run_dls, quiet_learner, apply_precision
     device, iters = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu')), iters or (TINY_TRAIN_ITERS if tiny else TRAIN_ITERS)
+    amp = device.type == 'cuda' if amp is None else amp
     with tempfile.TemporaryDirectory() as tmp:
         root, source = _train_data(data, tiny, tmp)
-        kw = dict(data=str(root), iters=iters, eval_every=iters, amp=True)
-        cfg = tiny_config('mcsc', **kw) if tiny else preset_config('acdc', 'mcsc', **kw)
+        kw = dict(data=str(root), iters=iters, eval_every=iters, amp=amp, labelled=labelled)
+        full = preset_config(preset, method)
+        cfg = tiny_config(method, **{k: v for k, v in kw.items() if v is not None}) if tiny else preset_config(preset, method, **kw)
         set_seed(cfg.seed)
         dls = run_dls(cfg); dls.to(device)
-        learn, timer, amp = quiet_learner(mcsc_learner(dls, cfg)), IterTimer(max_seconds), device.type == 'cuda'
-        if amp: learn.to_amp()
+        learn, timer = quiet_learner(mcsc_learner(dls, cfg)), IterTimer(max_seconds)
+        precision = apply_precision(learn, cfg, verbose=False)
         with PeakMemory(device) as mem: learn.fit_mcsc(iters, cbs=timer)
     rate, valid_s = timer.rate(), (timer.valid_s[-1] if timer.valid_s else None)
-    return dict(preset='tiny' if tiny else 'acdc', method='mcsc', data=source, n_val_volumes=len(dls.valid_volumes),
-                batch=cfg.bs, labelled=cfg.labelled_bs, size=cfg.size, amp=amp_mode() if amp else None, iters=len(timer.ends),
+    return dict(preset='tiny' if tiny else preset, method=method, data=source, n_val_volumes=len(dls.valid_volumes),
+                batch=cfg.bs, labelled=cfg.labelled_bs, size=cfg.size, amp=amp, precision=precision, iters=len(timer.ends),
                 it_per_s=round(rate, 3), s_per_iter=round(1/rate, 4), valid_s=valid_s and round(valid_s, 2),
                 peak_mb=round(mem.peak_mb, 1), peak_total_mb=round(mem.total_mb, 1), num_workers=cfg.num_workers,
-                device=_device_name(device), **_protocol(rate, valid_s))
+                device=_device_name(device), threads=torch.get_num_threads(),
+                **_protocol(rate, valid_s, full.iters if preset != 'acdc' else PROTOCOL_ITERS, full.eval_every))
 
 # %% ../nbs/11_bench.ipynb #efce65f2
 def _section(name:str, fn) -> dict:
@@ -458,10 +468,21 @@ def bench_gpu(json:bool=False, device:str|None=None, tiny:bool=False, n:int|None
     return res
 
 # %% ../nbs/11_bench.ipynb #fb0c3269
-BENCHES = {'loss': bench_loss, 'models': bench_models, 'step': bench_step, 'hd95': bench_hd95, 'gpu': bench_gpu}  # subcommand -> function
+def bench_train(json:bool=False, preset:str='acdc-study', method:str='mcsc', amp:bool=False, iters:int|None=None,
+                threads:int|None=None, labelled:int|None=None, device:str|None=None, data:str|None=None,
+                max_seconds:float=300., **_) -> dict:
+    "Training through fastai on a preset (its data, loaders and a validation): seconds per iteration and per validation."
+    if threads: torch.set_num_threads(threads)
+    row = train_rate(False, device, iters or TRAIN_ITERS // 3, max_seconds, data, preset, method, amp, labelled)
+    print(jsonlib.dumps(row) if json else f"{method} ({preset}, {row['precision']}, {row['threads']} threads): {row['s_per_iter']} s "
+          f"per iteration, {row['valid_s']} s per validation; the preset's {row['protocol_iters']} iterations: {row['projected_protocol_h']} h")
+    return row
+
+BENCHES = {'loss': bench_loss, 'models': bench_models, 'step': bench_step, 'hd95': bench_hd95, 'gpu': bench_gpu,
+           'train': bench_train}  # subcommand -> function
 
 @call_parse
-def mcsc_bench(cmd:str, # subcommand: loss, models, step, hd95 or gpu
+def mcsc_bench(cmd:str, # subcommand: loss, models, step, train, hd95 or gpu
                json:bool=False, # print JSON instead of a table
                variant:str=None, # fixed, legacy or reference_loop (default: all)
                scale:str=None, # full or coarse (default: both)
@@ -481,10 +502,11 @@ def mcsc_bench(cmd:str, # subcommand: loss, models, step, hd95 or gpu
                iters:int=None, # gpu: training iterations (default 300; tiny 8)
                max_seconds:float=300., # gpu: stop the training measurement after this many seconds
                data:str=None, # gpu: ACDC folder to train on (default: $MCSC_DATA/ACDC, else a synthetic phantom)
-               preset:str=None, # step: a preset's networks and shapes, e.g. acdc-study (default: the official run's)
-               amp:bool=False, # step: mixed precision as mcsc-train --amp gives it here (bf16 + channels_last, or fp32)
+               preset:str=None, # step, train: a preset's networks and shapes, e.g. acdc-study (default: step the official run's, train acdc-study)
+               amp:bool=False, # step, train: mixed precision as mcsc-train --amp gives it here (bf16 + channels_last, or fp32)
                channels_last:bool=False, # step: channels_last memory format also without --amp
-               threads:int=None, # step: torch threads (default: torch's, one per core)
+               threads:int=None, # step, train: torch threads (default: torch's, one per core)
+               labelled:int=None, # train: labelled patients (default: the preset's)
                debug:bool=False # show the traceback of an error
               ):
     "Benchmarks of mcsc_fastai: `mcsc-bench loss|models|step|hd95|gpu [--json]`."
@@ -497,6 +519,7 @@ def mcsc_bench(cmd:str, # subcommand: loss, models, step, hd95 or gpu
             res = bench_gpu(tiny=tiny, iters=iters, max_seconds=max_seconds, data=data, n=n, **common)
             if res['failed']: raise SystemExit(1)                  # the figures are printed; the status says some are missing
             return res
+        if cmd == 'train': return bench_train(json, preset or 'acdc-study', method, amp, iters, threads, labelled, device, data, max_seconds)
         step_kw = dict(preset=preset, amp=amp, channels_last=channels_last or None, threads=threads) if cmd == 'step' else {}
         return BENCHES[cmd](method=method, pseudo=pseudo, **common, **step_kw, **({} if n is None else dict(n=n)))
     cli_errors('mcsc-bench', work, debug)

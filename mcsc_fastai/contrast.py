@@ -21,13 +21,14 @@ __all__ = ['TAU', 'LOG_EPS', 'POS_EPS', 'CHUNK', 'contrast_labels', 'sample_inde
 def contrast_labels(y:Tensor, # int [B,H,W] ground truth; unlabelled items' values are never read
                     is_labelled:Tensor, # bool [B] which items carry ground truth
                     logits:Sequence[Tensor], # [B,C,H,W] per network, in view order (CNN first)
-                    cross:bool=True # unlabelled views get the other network's prediction (CroLab)
+                    cross:bool=True, # unlabelled views get the other network's prediction (CroLab)
+                    preds:Sequence[Tensor]|None=None # each network's `hard_prediction`, when already computed
                    ) -> Tensor: # int64 [B, n_views, H, W], no gradient
     "Per-view contrast labels: ground truth where labelled, else the other (or own) network's argmax."
     if any(lg.shape[:1] + lg.shape[2:] != y.shape for lg in logits) or is_labelled.shape != y.shape[:1]:
         raise ValueError(f"labels {tuple(y.shape)}, is_labelled {tuple(is_labelled.shape)} and logits "
                          f"{[tuple(lg.shape) for lg in logits]} disagree")
-    preds = [hard_prediction(lg) for lg in logits]
+    preds = preds if preds is not None else [hard_prediction(lg) for lg in logits]
     source = [(v + 1) % len(logits) if cross else v for v in range(len(logits))]
     labelled = is_labelled.view(-1, 1, 1)
     return torch.stack([torch.where(labelled, y.long(), preds[s]) for s in source], 1)

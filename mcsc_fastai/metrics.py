@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/metrics.html.md"""
 
 # %% ../nbs/07_metrics.ipynb #192c7ebf
 from __future__ import annotations
-import math, json, warnings
+import math, json, warnings, contextlib
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,8 +17,10 @@ from fastcore.basics import ifnone, store_attr, patch
 from fastcore.foundation import L
 from fastai.learner import Metric, Recorder
 from fastai.callback.core import Callback
+from fastai.callback.fp16 import MixedPrecision
 from .core import ACDC_CLASSES, SYNAPSE_CLASSES, Volume
 from .augment import transform_pair
+from .losses import class_argmax
 
 # %% auto #0
 __all__ = ['SURFACE_CONNECTIVITY', 'HD_PERCENTILE', 'CROP_MARGIN', 'METRIC_COLUMNS', 'ACDC_PAPER_ORDER', 'SYNAPSE_PAPER_ORDER',
@@ -26,7 +28,8 @@ __all__ = ['SURFACE_CONNECTIVITY', 'HD_PERCENTILE', 'CROP_MARGIN', 'METRIC_COLUM
            'max_distance', 'class_metrics', 'volume_metrics', 'resize_slices', 'resize_labels', 'predicting_with',
            'predict_volume', 'model_nets', 'metric_rows', 'evaluate', 'paper_class_order', 'class_means',
            'summary_table', 'to_markdown', 'write_tables', 'metrics_json', 'class_dice', 'mean_fg_dice', 'VolumeDice',
-           'VolumeDiceCallback', 'show_labels', 'show_volume_results', 'plot_dice_bars']
+           'VolumeDiceCallback', 'ValidPredictions', 'slices_fg_dice', 'show_labels', 'show_volume_results',
+           'plot_dice_bars']
 
 # %% ../nbs/07_metrics.ipynb #a325cfee
 SURFACE_CONNECTIVITY = 1 # MedPy's default `connectivity=1` in hd95/asd: face neighbours only
@@ -204,7 +207,7 @@ def predict_volume(model:torch.nn.Module, # network; in eval mode it returns one
     with predicting_with(model, net), torch.no_grad():
         for start in range(0, len(image), bs):
             x = resize_slices(image[start:start + bs], size, legacy, device)
-            labels.append(resize_labels(_logits(model(x)).argmax(1), image.shape[1:], legacy))
+            labels.append(resize_labels(class_argmax(_logits(model(x))), image.shape[1:], legacy))
     return np.concatenate(labels)
 
 # %% ../nbs/07_metrics.ipynb #7110359e
@@ -353,11 +356,14 @@ def mean_fg_dice(model:torch.nn.Module, # network or MCSC model
                  legacy:bool=False      # the benchmark's empty-prediction rule and zoom
                 ) -> float:
     "Mean over classes of the per-class mean over volumes of the foreground Dice."
-    per_volume = np.stack([class_dice(predict_volume(model, v.image, size, bs, net=net, legacy=legacy), v.label,
+    return _mean_of_means([class_dice(predict_volume(model, v.image, size, bs, net=net, legacy=legacy), v.label,
                                       n_classes, legacy) for v in volumes])
+
+def _mean_of_means(per_volume:list) -> float:
+    "Mean over classes of the per-class mean over volumes (NaN entries left out)."
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)   # a class absent everywhere: NaN, left out
-        return float(np.nanmean(np.nanmean(per_volume, axis=0)))
+        return float(np.nanmean(np.nanmean(np.stack(per_volume), axis=0)))
 
 # %% ../nbs/07_metrics.ipynb #bae86312
 class VolumeDice(Metric):
@@ -401,6 +407,9 @@ def _dice(self:VolumeDiceCallback, net:str) -> float:
     "Volume-level mean foreground Dice of network `net`."
     n_classes = self.n_classes or getattr(self.learn.dls, 'n_classes', None) or \
                 int(max(v.label.max() for v in self.volumes)) + 1
+    shared = getattr(self.learn, 'valid_predictions', None)
+    if shared is not None and shared.covers(self.volumes, self.size, self.legacy):
+        return slices_fg_dice(shared.hard(net), self.volumes, n_classes)
     return mean_fg_dice(self.learn.model, self.volumes, n_classes, self.size,
                         None if net == 'model' else net, self.bs, self.legacy)
 
@@ -409,6 +418,51 @@ def _drop_mets(self:VolumeDiceCallback):
     "Remove this callback's metrics from the learner."
     if self.mets: self.learn.metrics = L(m for m in self.learn.metrics if not any(m is o for o in self.mets))
     self.mets = L()
+
+# %% ../nbs/07_metrics.ipynb #dd2c121e
+class ValidPredictions(Callback):
+    "Each network's hard predictions on the validation slices, one forward pass per network and validation."
+    order = Recorder.order - 2   # filled before `VolumeDiceCallback` and the partner scores read it
+    def before_validate(self): self.preds, self.labels, self._seen, self._truth = {}, None, [], []
+    def after_pred(self):
+        if self.training or not isinstance(self.pred, torch.Tensor): return
+        self._seen.append(class_argmax(self.pred.detach()).to(torch.uint8))
+        self._truth.append(self.yb[0].to(torch.uint8))
+    def after_validate(self):
+        if self._seen:
+            self.preds[_net_key(getattr(self.learn.model, 'eval_net', None))] = torch.cat(self._seen)
+            self.labels = torch.cat(self._truth)
+        self._seen, self._truth = [], []
+
+def _net_key(net:str|None) -> str: return net or 'model'
+
+@patch
+def hard(self:ValidPredictions, net:str # a network of the model ('model' for a single network)
+        ) -> torch.Tensor: # uint8 [N, H, W]
+    "Hard predictions of `net` on the validation slices (one pass over them the first time a network is asked for)."
+    if net not in self.preds:
+        model, amp = self.learn.model, next((c for c in self.learn.cbs if isinstance(c, MixedPrecision)), None)
+        with predicting_with(model, None if net == 'model' else net), torch.no_grad(), \
+             (amp.autocast if getattr(amp, 'autocast', None) is not None else contextlib.nullcontext()):
+            self.preds[net] = torch.cat([class_argmax(_logits(model(b[0]))).to(torch.uint8) for b in self.dls.valid])
+    return self.preds[net]
+
+@patch
+def covers(self:ValidPredictions, volumes:list, size:int, legacy:bool) -> bool:
+    "Whether the validation slices are `volumes`' own slices at `size`, resized as `predict_volume` resizes them."
+    ds = getattr(self.dls.valid, 'dataset', None)
+    return (not legacy and self.labels is not None and getattr(ds, 'volumes', None) is volumes
+            and getattr(ds, 'size', None) == size and getattr(ds, 'legacy', True) is False and len(self.labels) == len(ds))
+
+def slices_fg_dice(hard:torch.Tensor, # uint8 [N, size, size] predictions of the volumes' slices, volume after volume
+                   volumes:list, # `Volume`s at their original resolution
+                   n_classes:int # classes including background
+                  ) -> float:
+    "`mean_fg_dice` from predictions already made on the volumes' slices."
+    ends = np.cumsum([len(v.image) for v in volumes])
+    if len(hard) != ends[-1]: raise ValueError(f"{len(hard)} predicted slices for volumes of {ends[-1]} slices")
+    return _mean_of_means([class_dice(resize_labels(hard[e - len(v.image):e], v.image.shape[1:]), v.label, n_classes)
+                           for v, e in zip(volumes, ends)])
 
 # %% ../nbs/07_metrics.ipynb #138761ba
 NET_TITLES = {'cnn': 'CNN (U-Net)', 'swin': 'Transformer (Swin-UNet)', 'cnn2': 'CNN 2', 'mean': 'mean of both',
