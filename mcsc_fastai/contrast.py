@@ -260,11 +260,12 @@ class _GroupSupCon(torch.autograd.Function):
         losses = groups.new_empty(len(groups), dtype=dtype)
         grads = torch.empty(groups.shape, dtype=dtype, device=groups.device) if want_grad else None
         work = _workspace(min(chunk, len(groups)), groups.shape[1], dtype, groups.device)
-        for start in range(0, len(groups), chunk):                     # a loop over chunks only
-            part = slice(start, start + chunk)
-            losses[part], g = _supcon_chunk(groups[part].to(dtype), labels[part], tau, balanced,
-                                            discard_bg, n_classes, want_grad, work)
-            if want_grad: grads[part] = g
+        with torch.autocast(groups.device.type, enabled=False):       # mixed precision would run the products in bf16/fp16
+            for start in range(0, len(groups), chunk):                 # a loop over chunks only
+                part = slice(start, start + chunk)
+                losses[part], g = _supcon_chunk(groups[part].to(dtype), labels[part], tau, balanced,
+                                                discard_bg, n_classes, want_grad, work)
+                if want_grad: grads[part] = g
         ctx.grads, ctx.in_dtype = grads, groups.dtype
         return losses
 
