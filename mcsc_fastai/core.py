@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['ACDC_CLASSES', 'SYNAPSE_CLASSES', 'USER_ERRORS', 'DataError', 'Volume', 'data_root', 'set_seed', 'MCSCConfig',
-           'show_env', 'cli_errors']
+__all__ = ['ACDC_CLASSES', 'SYNAPSE_CLASSES', 'NO_SPACE_ERRNOS', 'USER_ERRORS', 'DataError', 'Volume', 'data_root', 'set_seed',
+           'MCSCConfig', 'show_env', 'human_size', 'free_space', 'NoSpaceError', 'DamagedFileError', 'is_no_space',
+           'atomic_write', 'remove_partial_writes', 'cli_errors', 'tool_name', 'say']
 
 # %% ../nbs/00_core.ipynb #d0dd9c9c
 ACDC_CLASSES = ('background', 'RV', 'Myo', 'LV')
@@ -143,16 +144,119 @@ def show_env() -> dict:
     except ImportError: pass
     return env
 
+# %% ../nbs/00_core.ipynb #2609cbc0
+import errno, io, re, tempfile, shutil
+
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # the device is full; the user's disk quota is used up
+_PARTIAL_WRITE = re.compile(r'^\..+\.[a-z0-9_]{8}$')  # the temporary name `atomic_write` asks `mkstemp` for: '.<name>.' + 8 characters
+
+def human_size(n:int # a number of bytes
+              ) -> str:
+    "Bytes as a short readable size in decimal units: '532 bytes', '12.0 kB', '104.5 MB'."
+    if n < 1000: return f"{n} bytes"
+    for unit in ('kB', 'MB', 'GB', 'TB'):
+        n /= 1000
+        if n < 1000 or unit == 'TB': return f"{n:.1f} {unit}"
+
+def free_space(folder) -> int|None:
+    "Bytes free for this user in the file system of `folder` (or of its nearest existing parent); None when it cannot be asked."
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent: folder = folder.parent
+    try: return shutil.disk_usage(folder).free
+    except OSError: return None
+
+class NoSpaceError(OSError):
+    "A write failed for lack of disk space; one line names the file, the space the write needed and the space free."
+    def __init__(self, path, # the file being written
+                 needed:int, # bytes the write needed
+                 free:int|None=None # bytes free after the failed write was undone (None: unknown)
+                ):
+        self.path, self.needed, self.free = Path(path), needed, free
+        super().__init__(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    def __str__(self): # independent of `args`, which fastai rewrites when a callback raises
+        free = '' if self.free is None else f", {human_size(self.free)} free"
+        return (f"{self.path}: no space left on the device: writing it needs {human_size(self.needed)}{free}; "
+                f"nothing on disk was changed")
+
+class DamagedFileError(ValueError):
+    "A file the package wrote (a checkpoint, a record, a configuration) is cut short or corrupt; the message names it."
+    def __init__(self, path, problem:str): # the file; what is wrong with it
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"{path}: {problem}")
+    def __str__(self): return f"{self.path}: {self.problem}"
+
+def is_no_space(e:BaseException) -> bool:
+    "Whether `e` says that the disk (or the user's quota) is full."
+    return isinstance(e, OSError) and e.errno in NO_SPACE_ERRNOS
+
+def _is_whole(path:Path, verify) -> bool:
+    "Whether `verify` (None: no check) accepts the file at `path`."
+    try: verify is None or verify(path); return True
+    except DamagedFileError: return False
+
+def atomic_write(path, # destination file
+                 data, # bytes, or a function filling a binary file object
+                 verify=None, # a function of a file's path that raises `DamagedFileError` if the file is not right
+                 keep=None # where the file being replaced is moved first, if `verify` accepts it (None: it is dropped)
+                ) -> Path:
+    "Write `path` whole or not at all: a temporary file in its folder, flushed to disk, verified, renamed over `path`."
+    path, tmp = Path(path), None
+    if callable(data): buf = io.BytesIO(); data(buf); data = buf.getbuffer()
+    size = memoryview(data).nbytes
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+        with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        if verify is not None: verify(Path(tmp))
+        if keep is not None and path.exists() and _is_whole(path, verify): os.replace(path, keep)   # a damaged one is not kept
+        os.replace(tmp, path)
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp): os.remove(tmp)
+        if is_no_space(e): raise NoSpaceError(path, size, free_space(path.parent)) from e
+        if isinstance(e, DamagedFileError):
+            raise DamagedFileError(path, f"the copy just written does not read back ({e.problem}); {path.name} was left as it was") from e
+        raise
+    return path
+
+def remove_partial_writes(folder # a folder the package writes into (a run folder, a partial conversion)
+                         ) -> list:
+    "Delete the temporary files that `atomic_write`s killed mid-way left in `folder` (never a finished file); returns their names."
+    found = [p for p in Path(folder).glob('.*') if p.is_file() and _PARTIAL_WRITE.match(p.name)]
+    for p in found: p.unlink(missing_ok=True)
+    return sorted(p.name for p in found)
+
 # %% ../nbs/00_core.ipynb #ce4ab7ed
-USER_ERRORS = (ValueError, DataError, FileNotFoundError, KeyError) # what the console scripts report in one line
+USER_ERRORS = (ValueError, DataError, FileNotFoundError, KeyError, NoSpaceError) # what the console scripts report in one line
+
+def _user_message(e:BaseException) -> str|None:
+    "The one-line message of a user error (a full disk included, whoever wrote), None for anything else."
+    if isinstance(e, KeyError): return str(e.args[0]) if e.args else str(e)
+    if isinstance(e, USER_ERRORS): return str(e)
+    if is_no_space(e):   # a write outside `atomic_write` (a figure, a table): its file and the space left
+        free = free_space(Path(e.filename).parent) if e.filename else None
+        return (f"{e.filename}: " if e.filename else '') + os.strerror(e.errno) + ('' if free is None else f" ({human_size(free)} free)")
+    return None
 
 def cli_errors(tool:str, # the console script's name, e.g. 'mcsc-train'
                fn, # the work, a function of no arguments
                debug:bool=False # re-raise with the traceback
               ):
-    "Run `fn()`; a user error exits with one line on stderr and code 2."
+    "Run `fn()`; a user error (a full disk included) exits with one line on stderr and code 2."
     try: return fn()
-    except USER_ERRORS as e:
-        if debug: raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+    except Exception as e:
+        msg = _user_message(e)
+        if debug or msg is None: raise
         print(f"{tool}: error: {msg}", file=sys.stderr); raise SystemExit(2)
+
+def tool_name() -> str:
+    "The console script running (e.g. 'mcsc-train'), else 'mcsc_fastai'."
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ''
+    name = name[:-4] if name.lower().endswith('.exe') else name
+    return name if name.startswith('mcsc-') else 'mcsc_fastai'
+
+_said = set()
+def say(msg:str # one line for the user
+       ):
+    "Tell the user something on stderr, once per process: `<tool>: <msg>` (e.g. which checkpoint replaced a damaged one)."
+    if msg in _said: return
+    _said.add(msg); print(f"{tool_name()}: {msg}", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/models.html.md"""
 
 # %% ../nbs/04_models.ipynb #dd03914d
 from __future__ import annotations
-import re, time
+import re, time, inspect, logging
 from pathlib import Path
 from typing import NamedTuple, Callable
 from functools import partial
@@ -19,14 +19,16 @@ from timm.models.swin_transformer import SwinTransformerStage
 from .core import MCSCConfig
 
 # %% auto #0
-__all__ = ['LEAKY_SLOPE', 'SWIN_BUFFERS', 'SWIN_ENCODER', 'CCT_NOISE', 'CCT_DROPOUT', 'CCT_FEATURE_DROP', 'CCT_PERTURBATIONS',
-           'METHOD_NETS', 'CONTRAST_METHODS', 'CCT_METHODS', 'NetOutput', 'n_params', 'conv_bn_act', 'cpu_dropout',
-           'Dropout', 'conv_block', 'UpBlock', 'seg_head', 'check_divisible', 'unet_up_path', 'unet_decode', 'UNet',
-           'PatchExpand', 'swin_grids', 'swin_blocks', 'DecoderStage', 'init_swin_weights', 'set_fused_attn',
-           'SwinUNet', 'swin_state_dict', 'swin_to_timm_keys', 'mirror_to_decoder', 'load_swin_pretrained',
-           'ChannelNorm', 'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise', 'random_dropout',
-           'feature_dropout', 'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter', 'reference_ops',
-           'compare_fwd_bwd', 'time_fwd_bwd']
+__all__ = ['LEAKY_SLOPE', 'SWIN_BUFFERS', 'SWIN_ENCODER', 'IMAGENET', 'IMAGENET_SWIN_T', 'SWIN_T_SHAPE', 'CCT_NOISE',
+           'CCT_DROPOUT', 'CCT_FEATURE_DROP', 'CCT_PERTURBATIONS', 'METHOD_NETS', 'CONTRAST_METHODS', 'CCT_METHODS',
+           'NetOutput', 'n_params', 'conv_bn_act', 'cpu_dropout', 'Dropout', 'conv_block', 'UpBlock', 'seg_head',
+           'check_divisible', 'unet_up_path', 'unet_decode', 'UNet', 'PatchExpand', 'swin_grids', 'swin_blocks',
+           'DecoderStage', 'init_swin_weights', 'set_fused_attn', 'SwinUNet', 'swin_state_dict', 'swin_to_timm_keys',
+           'mirror_to_decoder', 'read_swin_checkpoint', 'load_swin_pretrained', 'swin_shape', 'config_swin_shape',
+           'describe_shape', 'imagenet_misfit', 'imagenet_state_dict', 'fetch_imagenet_swin_t', 'ChannelNorm',
+           'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise', 'random_dropout', 'feature_dropout',
+           'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter', 'reference_ops', 'compare_fwd_bwd',
+           'time_fwd_bwd']
 
 # %% ../nbs/04_models.ipynb #3a4ea8d8
 class NetOutput(NamedTuple):
@@ -311,6 +313,8 @@ def forward(self:SwinUNet, x) -> NetOutput:
 # %% ../nbs/04_models.ipynb #3d185d2f
 SWIN_BUFFERS = ('relative_position_index', 'attn_mask')  # non-persistent buffers stored by old checkpoints
 SWIN_ENCODER = ('patch_embed.', 'layers.', 'norm.')  # encoder key prefixes shared by timm, Microsoft and `SwinUNet`
+IMAGENET = 'imagenet'  # the `pretrained` value that loads timm's ImageNet-1k Swin-T weights (see below)
+IMAGENET_SWIN_T = 'swin_tiny_patch4_window7_224.ms_in1k'  # timm's name of the checkpoint the paper starts from (Hugging Face hub)
 
 def swin_state_dict(ckpt:dict # a loaded checkpoint: state dict, or one wrapped in 'model'/'state_dict'
                    ) -> dict:
@@ -344,24 +348,97 @@ def _match_embed_chans(sd:dict, own:dict) -> dict:
         sd = sd | {k: adapt_input_conv(own[k].shape[1], sd[k], base_chans=sd[k].shape[1])}
     return sd
 
-def load_swin_pretrained(swin:SwinUNet, # the network to initialise (in place)
-                         path:str|Path # local Swin checkpoint (.pth), Microsoft or timm key layout
-                        ) -> dict:
-    "Load a local ImageNet Swin checkpoint into the encoder and, mirrored, the decoder blocks; a report dict."
+def read_swin_checkpoint(path:str|Path # local Swin checkpoint (.pth), Microsoft or timm key layout
+                        ) -> tuple:
+    "(tensors, description) of a local Swin checkpoint; the description is what `mcsc-pretrain` stores with its weights, else None."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: Swin checkpoint not found (weights are never downloaded)")
-    own = swin.state_dict()
+    if not path.is_file(): raise FileNotFoundError(f"{path}: Swin checkpoint not found")
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(ckpt, dict): raise ValueError(f"{path}: holds a {type(ckpt).__name__}, not a state dict")
-    sd = swin_to_timm_keys(swin_state_dict(ckpt))
+    about = ckpt.get('pretrain')
+    return swin_state_dict(ckpt), about if isinstance(about, dict) else None
+
+def _check_swin_tensors(sd:dict, source):
+    "A ValueError when a checkpoint holds no Swin encoder tensor at all (a U-Net's or a training run's checkpoint)."
+    if any(k.startswith(SWIN_ENCODER) for k in sd): return
+    heads = sorted({k.split('.')[0] + '.' for k in sd})
+    raise ValueError(f"{source}: holds no Swin encoder tensors (its keys start with {', '.join(heads[:4]) or 'nothing'}): "
+                     f"a U-Net or training-run checkpoint, not a Swin one; give a Swin-T checkpoint (timm's or Microsoft's), "
+                     f"the swin_pretrained.pth of mcsc-pretrain, or imagenet")
+
+def load_swin_pretrained(swin:SwinUNet, # the network to initialise (in place)
+                         source:str|Path # a local Swin checkpoint (.pth, Microsoft or timm key layout) or `IMAGENET`
+                        ) -> dict:
+    "Load Swin weights into the encoder and, mirrored, the decoder blocks; a report dict (`source`: the file's own description)."
+    if str(source) == IMAGENET: sd, about = imagenet_state_dict(swin), None
+    else: sd, about = read_swin_checkpoint(source)
+    sd = swin_to_timm_keys(sd); _check_swin_tensors(sd, source)
+    own = swin.state_dict()
     sd = _match_embed_chans(mirror_to_decoder(sd, len(swin.layers)), own)
     known = {k for k in own if k.startswith(SWIN_ENCODER) or k in sd and k.startswith('layers_up.')}  # never the head
     fits = {k: v for k, v in sd.items() if k in known and v.shape == own[k].shape}
     swin.load_state_dict(fits, strict=False)
     return dict(loaded=list(fits), missing=[k for k in own if k not in fits],
                 unexpected=[k for k in sd if k not in known],
-                skipped={k: (tuple(v.shape), tuple(own[k].shape)) for k, v in sd.items() if k in own and k not in fits})
+                skipped={k: (tuple(v.shape), tuple(own[k].shape)) for k, v in sd.items() if k in own and k not in fits},
+                source=about)
+
+# %% ../nbs/04_models.ipynb #8e4bf675
+SWIN_T_SHAPE = dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7, patch_size=4)  # Swin-T (Liu et al. 2021)
+
+def swin_shape(swin:SwinUNet # a built network
+              ) -> dict:
+    "What the shapes of a Swin-UNet's encoder tensors depend on: embedding, blocks and heads per stage, window, patch size."
+    stages = [stage.blocks for stage in swin.layers]
+    return dict(embed_dim=swin.patch_embed.proj.out_channels, depths=tuple(len(b) for b in stages),
+                num_heads=tuple(b[0].attn.num_heads for b in stages), window_size=stages[0][0].window_size[0],
+                patch_size=swin.patch_size)
+
+def config_swin_shape(cfg:MCSCConfig # run settings
+                     ) -> dict:
+    "`swin_shape` of the Swin-UNet that `cfg` describes, without building it."
+    patch = inspect.signature(SwinUNet).parameters['patch_size'].default  # `make_net` keeps SwinUNet's patch size
+    return dict(embed_dim=cfg.swin_embed_dim, depths=tuple(cfg.swin_depths), num_heads=tuple(cfg.swin_heads),
+                window_size=cfg.swin_window, patch_size=patch)
+
+def describe_shape(shape:dict) -> str:
+    "A Swin shape in words, e.g. 'embedding 96, 7 x 7 windows, heads 3-6-12-24, blocks 2-2-2-2'."
+    dash = lambda t: '-'.join(map(str, t))
+    return (f"embedding {shape['embed_dim']}, {shape['window_size']} x {shape['window_size']} windows, "
+            f"heads {dash(shape['num_heads'])}, blocks {dash(shape['depths'])}")
+
+def imagenet_misfit(shape:dict # `swin_shape` or `config_swin_shape`
+                   ) -> str|None:
+    "Why timm's Swin-T weights cannot load into a Swin-UNet of `shape`; None when they can."
+    t = SWIN_T_SHAPE
+    same = all(shape[k] == t[k] for k in ('embed_dim', 'num_heads', 'window_size', 'patch_size'))
+    if same and len(shape['depths']) == len(t['depths']) and all(d <= dt for d, dt in zip(shape['depths'], t['depths'])): return None
+    return (f"--pretrained imagenet: ImageNet Swin-T has {describe_shape(t)}; this Swin-UNet has {describe_shape(shape)}, "
+            f"so its weights cannot load; pass --pretrained FILE: a Swin checkpoint of this shape, such as the "
+            f"swin_pretrained.pth that mcsc-pretrain writes for the same preset")
+
+# %% ../nbs/04_models.ipynb #b81d6709
+def imagenet_state_dict(swin:SwinUNet # the network the weights are for (its shape is checked first)
+                       ) -> dict:
+    "timm's ImageNet-1k Swin-T weights, fetched by timm's own loader into its cache; a ValueError when they cannot be had or fit."
+    misfit = imagenet_misfit(swin_shape(swin))
+    if misfit: raise ValueError(misfit)
+    return fetch_imagenet_swin_t()
+
+def fetch_imagenet_swin_t() -> dict:
+    "The state dict of timm's `IMAGENET_SWIN_T` with its pretrained weights (the Hugging Face hub, or timm's cache)."
+    import timm
+    hub_log = logging.getLogger('huggingface_hub'); level = hub_log.level
+    hub_log.setLevel(logging.ERROR)      # its retries (a minute without network) would print a warning each
+    try: return timm.create_model(IMAGENET_SWIN_T, pretrained=True).state_dict()
+    except Exception as e:   # no network, hub refused, cache unreadable: the library's own error, summarised
+        why = str(e).strip().split('. ')[0].splitlines()[0][:160] if str(e).strip() else ''
+        raise ValueError(f"--pretrained imagenet: timm could not fetch {IMAGENET_SWIN_T} from the Hugging Face hub "
+                         f"({type(e).__name__}{': ' + why if why else ''}); offline, pass --pretrained FILE: a local copy of "
+                         f"Swin-T (the official swin_tiny_patch4_window7_224.pth or timm's weights saved with torch.save), "
+                         f"or the swin_pretrained.pth of mcsc-pretrain") from e
+    finally: hub_log.setLevel(level)
 
 # %% ../nbs/04_models.ipynb #11a29d3f
 class ChannelNorm(nn.LayerNorm):

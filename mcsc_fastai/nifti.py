@@ -6,17 +6,17 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/nifti.html.md"""
 
 # %% ../nbs/02a_nifti.ipynb #e5d8c753
 from __future__ import annotations
-import os, re, shutil, tempfile
+import os, re, io, json, shutil, tempfile
 from pathlib import Path
 import numpy as np
-from .core import ACDC_CLASSES, DataError, Volume
+from .core import ACDC_CLASSES, DataError, Volume, atomic_write, remove_partial_writes, say
 from .synthetic import PHANTOM_SPLIT, write_h5
 
 # %% auto #0
-__all__ = ['NIFTI_EXTRA', 'NIFTI_SUFFIXES', 'ACDC_FRAMES', 'PATIENT_DIR', 'RAW_SUBDIRS', 'MissingPackageError', 'require_nibabel',
-           'is_nifti', 'nifti_stem', 'read_nifti', 'write_nifti', 'slice_order', 'to_slices', 'from_slices',
-           'minmax_normalise', 'read_info', 'find_patients', 'read_frame', 'write_tiny_acdc_raw', 'split_sizes',
-           'split_acdc', 'read_patient', 'convert_acdc']
+__all__ = ['NIFTI_EXTRA', 'NIFTI_SUFFIXES', 'ACDC_FRAMES', 'PATIENT_DIR', 'RAW_SUBDIRS', 'PARTIAL_STATE', 'MissingPackageError',
+           'require_nibabel', 'is_nifti', 'nifti_stem', 'read_nifti', 'write_nifti', 'slice_order', 'to_slices',
+           'from_slices', 'minmax_normalise', 'read_info', 'find_patients', 'read_frame', 'write_tiny_acdc_raw',
+           'split_sizes', 'split_acdc', 'read_patient', 'convert_acdc']
 
 # %% ../nbs/02a_nifti.ipynb #0637a82c
 NIFTI_EXTRA = 'pip install "mcsc_fastai[nifti]"'  # the install command named by the error
@@ -196,42 +196,66 @@ def read_patient(patient:Path # a patient folder of the challenge
     info = read_info(patient/'Info.cfg')
     return [read_frame(patient, info[phase], f'{patient.name}_frame{k:02d}') for phase, k in ACDC_FRAMES]
 
+def _write_h5_whole(path:Path, image:np.ndarray, label:np.ndarray) -> Path:
+    "`write_h5` whole or not at all: the file is built in memory, then written with `atomic_write`."
+    buf = io.BytesIO(); write_h5(buf, image, label)
+    return atomic_write(path, buf.getbuffer())
+
 def _write_slices(vols:list, rng:np.random.Generator, slice_dir:Path) -> list:
     "Write each volume's slices (shuffled within the volume); return their names in list order."
     names = []
     for v in vols:
         for k in rng.permutation(len(v.image)):
-            names.append(f'{v.name}_slice_{k + 1}'); write_h5(slice_dir/f'{names[-1]}.h5', v.image[k], v.label[k])
+            names.append(f'{v.name}_slice_{k + 1}'); _write_h5_whole(slice_dir/f'{names[-1]}.h5', v.image[k], v.label[k])
     return names
 
 # %% ../nbs/02a_nifti.ipynb #48644cd0
-def _fresh_folder(out:Path) -> Path:
-    "A temporary folder beside `out`; `out` must not already hold a dataset."
+PARTIAL_STATE = '.convert'  # folder of a partial conversion: its settings and one file per finished patient
+
+def _partial_folder(out:Path, settings:dict) -> Path:
+    "The folder beside `out` a conversion writes into: an interrupted one of the same `settings` is continued."
     if (out/'train_slices.list').exists(): raise DataError(out, "already holds a dataset (train_slices.list): choose another folder")
     if out.exists() and any(out.iterdir()): raise DataError(out, "folder is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.'))
+    work = out.parent/f'.{out.name}.partial'; state = work/PARTIAL_STATE/'settings.json'
+    try: same = json.loads(state.read_text()) == settings
+    except (OSError, ValueError): same = False
+    if work.exists() and not same: shutil.rmtree(work)           # another conversion's leftovers: start again
+    for folder in (work, work/'data', work/'data'/'slices', work/PARTIAL_STATE): remove_partial_writes(folder)   # a killed write's temporary file
+    (work/'data'/'slices').mkdir(parents=True, exist_ok=True); (work/PARTIAL_STATE).mkdir(exist_ok=True)
+    atomic_write(state, json.dumps(settings).encode())
+    return work
+
+def _convert_patient(patient:Path, train:bool, work:Path, rng:np.random.Generator) -> tuple:
+    "(names written in list order, whether an earlier run had finished it): slices of a training patient, else volumes."
+    done = work/PARTIAL_STATE/f'{patient.name}.json'
+    try: rec = json.loads(done.read_text())
+    except (OSError, ValueError): rec = None
+    if rec is not None:
+        rng.bit_generator.state = rec['rng']; return rec['names'], True
+    vols = read_patient(patient)
+    if train: names = _write_slices(vols, rng, work/'data'/'slices')
+    else: names = [_write_h5_whole(work/'data'/f'{v.name}.h5', v.image, v.label).stem for v in vols]
+    atomic_write(done, json.dumps(dict(names=names, rng=rng.bit_generator.state)).encode())
+    return names, False
 
 def convert_acdc(raw, # the challenge data (patient folders, or a folder holding training/)
                  out, # the dataset folder to write (must not exist or be empty)
                  n_val:int|None=None, n_test:int|None=None, # validation and test patients (None: 10 % and 20 %)
                  seed:int=0 # seed of the split and of the slice order
                 ) -> dict:
-    "Convert the ACDC challenge's NIfTI folders to the SSL4MIS layout; returns the counts written."
+    "Convert the ACDC challenge's NIfTI folders to the SSL4MIS layout, continuing an interrupted conversion; returns the counts."
     out = Path(out).expanduser(); patients = find_patients(raw)
     train, val, test = split_acdc(patients, n_val, n_test, seed)
-    work, rng = _fresh_folder(out), np.random.default_rng(seed)
+    settings = dict(raw=str(Path(raw).expanduser().resolve()), seed=seed, split=[[p.name for p in s] for s in (train, val, test)])
+    work, rng, names, n_done = _partial_folder(out, settings), np.random.default_rng(seed), {}, 0
+    if any((work/PARTIAL_STATE).glob('patient*.json')): say(f"{work}: continuing an interrupted conversion")
     try:
-        (work/'data'/'slices').mkdir(parents=True)
-        names = [n for p in train for n in _write_slices(read_patient(p), rng, work/'data'/'slices')]
-        (work/'train_slices.list').write_text('\n'.join(names) + '\n')
-        for fname, pats in (('val.list', val), ('test.list', test)):
-            vols = [v for p in pats for v in read_patient(p)]
-            for v in vols: write_h5(work/'data'/f'{v.name}.h5', v.image, v.label)
-            (work/fname).write_text(''.join(f'{v.name}\n' for v in vols))
-        if out.exists(): out.rmdir()
-        os.replace(work, out)
-    finally:
-        if work.exists(): shutil.rmtree(work)
-    return dict(out=str(out), n_patients=len(patients), n_train_patients=len(train), n_train_slices=len(names),
-                n_val_volumes=2*len(val), n_test_volumes=2*len(test))
+        for fname, pats in (('train_slices.list', train), ('val.list', val), ('test.list', test)):
+            done = [_convert_patient(p, fname == 'train_slices.list', work, rng) for p in pats]
+            names[fname] = [n for ns, _ in done for n in ns]; n_done += sum(d for _, d in done)
+        for fname, ns in names.items(): atomic_write(work/fname, ''.join(f'{n}\n' for n in ns).encode())
+    except (DataError, ValueError): shutil.rmtree(work, ignore_errors=True); raise   # bad input: nothing to continue
+    if out.exists(): out.rmdir()
+    os.replace(work, out); shutil.rmtree(out/PARTIAL_STATE)
+    return dict(out=str(out), n_patients=len(patients), n_train_patients=len(train), n_train_slices=len(names['train_slices.list']),
+                n_val_volumes=2*len(val), n_test_volumes=2*len(test), n_patients_resumed=n_done)

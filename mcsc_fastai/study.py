@@ -23,11 +23,12 @@ from .train import *
 from fastcore.basics import ifnone
 
 # %% auto #0
-__all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RESULT_COLUMNS', 'parse_sets', 'StudyPlan', 'run_name', 'make_record', 'read_records',
-           'study_results', 'summarise', 'summary_markdown', 'plot_study', 'combine_studies', 'study_histories',
-           'exposure_table', 'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison',
-           'measure_speed', 'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'claim_run', 'release_run',
-           'link_runs', 'log_event', 'study_events', 'run_study', 'mcsc_compare']
+__all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RECORD_KEYS', 'RESULT_COLUMNS', 'CONVERGED_GAIN', 'LATE_SHARE', 'parse_sets', 'StudyPlan',
+           'run_name', 'make_record', 'read_record', 'read_records', 'study_results', 'summarise', 'summary_markdown',
+           'plot_study', 'combine_studies', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
+           'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
+           'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'claim_run', 'release_run', 'link_runs',
+           'log_event', 'study_events', 'run_study', 'mcsc_compare']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -125,9 +126,30 @@ def make_record(run, # a finished run folder
                              precision=changes[-1]['precision'] if changes else stored.get('precision'),
                              **(dict(precision_changes=changes) if changes else {})))
 
+RECORD_KEYS = ('name', 'method', 'labelled', 'seed', 'metrics')  # what `study_results` reads from every record
+
+def _record_problem(path:Path, r) -> str|None:
+    "What is wrong with the parsed record `r` of file `path` (None: nothing)."
+    if not isinstance(r, dict): return "not a JSON object"
+    missing = [k for k in RECORD_KEYS if k not in r]
+    if missing: return f"no {', '.join(missing)}"
+    if r['name'] != path.stem: return f"it is the record of {r['name']}"
+    if not isinstance(r['metrics'], dict) or not all(isinstance(m, dict) and 'classes' in m for m in r['metrics'].values()):
+        return "metrics without per-class results"
+
+def read_record(path # a record file, records/<run>.json
+               ) -> dict|None:
+    "A study record; None, said in one line, when it is damaged or half-written (its run then counts as not done)."
+    path = Path(path)
+    try: r = json.loads(path.read_text()); problem = _record_problem(path, r)
+    except (ValueError, UnicodeDecodeError) as e: problem = f"not JSON: {e}"
+    if problem is None: return r
+    say(f"{path}: damaged record ({problem}); its run counts as not done and the study trains it again")
+    return None
+
 def read_records(study) -> list:
-    "Every record of a study folder."
-    return [json.loads(p.read_text()) for p in sorted((Path(study)/'records').glob('*.json'))]
+    "Every whole record of a study folder (a damaged one is named in one line and left out)."
+    return [r for p in sorted((Path(study)/'records').glob('*.json')) if (r := read_record(p)) is not None]
 
 # %% ../nbs/13_study.ipynb #4f3b9245
 RESULT_COLUMNS = ['run', 'method', 'labelled', 'seed', 'net', 'class', 'dice', 'hd95', 'asd', 'missed']
@@ -259,6 +281,30 @@ def exposure_table(records:list, # `read_records` of one labelled setting
     t = pd.DataFrame(out); t.index.name = 'best validation Dice % (first network)'
     return t
 
+# %% ../nbs/13_study.ipynb #0743eb63
+CONVERGED_GAIN = 0.01   # best validation Dice gained over the last quarter of a run: below 1 point, the run has converged
+LATE_SHARE = 0.25       # the final share of a run the criterion looks at
+
+def late_gain(h:pd.DataFrame, # one run's validation history: `iteration` and the Dice column
+              col:str='dice_cnn', # the Dice column (a fraction)
+              tail:float=LATE_SHARE # the final share of the run
+             ) -> float:
+    "How much the best validation Dice so far rose over the last `tail` of the run (0.01 = 1 point)."
+    best = h[col].cummax()
+    before = best[h.iteration <= h.iteration.max() * (1 - tail)]
+    return float(best.iloc[-1] - (before.iloc[-1] if len(before) else 0.))
+
+def convergence_table(records:list, # `read_records`
+                      col:str='dice_cnn' # the Dice column
+                     ) -> pd.DataFrame:
+    "Per run: iterations, best validation Dice (%), its gain over the last quarter (points), and whether that is below 1 point."
+    rows = []
+    for r in records:
+        h = pd.DataFrame(r['history']); gain = late_gain(h, col)
+        rows.append(dict(run=r['name'], method=r['method'], seed=r['seed'], iterations=int(h.iteration.max()),
+                         best=round(100 * float(h[col].max()), 1), late_gain=round(100 * gain, 1), converged=gain < CONVERGED_GAIN))
+    return pd.DataFrame(rows)
+
 # %% ../nbs/13_study.ipynb #8bbc98a8
 def plot_partners(records:list, # `read_records` (two-network methods are drawn)
                   path=None # where to save the PNG
@@ -341,7 +387,7 @@ def plot_comparison(study, # a study folder with its run folders
     vols = split_volumes(open_dataset(resolve_data(cfg0), cfg0.dataset), split)
     preds, dices = {}, {}
     for m, run in runs.items():
-        cfg = load_run_config(run); model = load_best(build_model(cfg), run, 'cnn')
+        cfg = load_run_config(run); model = load_best(build_model(replace(cfg, pretrained=None)), run, 'cnn')  # the checkpoint holds every weight
         preds[m] = [predict_volume(model, v.image, cfg.size, net='cnn') for v in vols]
         dices[m] = [slice_dice(p, v.label, cfg.n_classes) for p, v in zip(preds[m], vols)]
     rows = pick_slices(dices, n)
@@ -375,6 +421,7 @@ def measure_speed(cfg:MCSCConfig, # a run's configuration
     dls = run_dls(replace(cfg, eval_every=n + 1, num_workers=0))
     timer = _Timer()
     learn = mcsc_learner(dls, cfg, cbs=timer)
+    apply_precision(learn, cfg, verbose=False)
     with learn.no_bar(), learn.no_logging(): learn.fit(1, lr=1e-9)
     return dict(s_per_iter=float(np.median(timer.batches[1:])), s_per_val=float(timer.valid[-1]))
 
@@ -387,8 +434,9 @@ def estimate_seconds(cfg:MCSCConfig, speed:dict, done_iters:int=0) -> float:
 def _check_plan(out:Path, plan:StudyPlan, force:bool):
     "Refuse a folder that holds a study with another plan (unless `force`); write plan.json."
     p = out/'plan.json'
-    if p.exists():
-        old = json.loads(p.read_text())
+    try: old = read_json(p) if p.exists() else None
+    except DamagedFileError as e: old = None; say(f"{e}; written again from this plan (records are checked against their own settings)")
+    if old is not None:
         if {k: old.get(k) for k in PLAN_FIELDS} != {k: plan.to_dict()[k] for k in PLAN_FIELDS} and not force:
             diff = [k for k in PLAN_FIELDS if old.get(k) != plan.to_dict()[k]]
             raise ValueError(f"{out} holds a study with another plan (differs in {', '.join(diff)}); "
@@ -405,16 +453,29 @@ def same_config(stored:dict, # a configuration as a record stores it
     return all(stored.get(k, defaults.get(k)) == want.get(k, defaults.get(k)) for k in set(want) | set(stored))
 
 def _record_matches(path:Path, cfg:MCSCConfig, split:str) -> bool:
-    if not path.exists(): return False
-    r = json.loads(path.read_text())
-    return same_config(r.get('config', {}), cfg) and r.get('split') == split
+    "Whether `path` is a whole record of `cfg` evaluated on `split` (a damaged one is said and does not match)."
+    r = read_record(path) if path.exists() else None
+    return r is not None and same_config(r.get('config', {}), cfg) and r.get('split') == split
+
+def _has_whole_checkpoint(run:Path) -> bool:
+    "Whether latest.pth or latest.prev.pth of `run` passes `check_checkpoint` (a damaged pair is said)."
+    latest = run/'latest.pth'
+    found = [p for p in (latest, previous_path(latest)) if p.exists()]
+    problems = []
+    for p in found:
+        try: check_checkpoint(p); return True
+        except DamagedFileError as e: problems.append(f"{p.name} is damaged ({e.problem})")
+    if problems: say(f"{run}: {'; '.join(problems)}; the run is trained from the start")
+    return False
 
 def _resumable(run:Path, cfg:MCSCConfig) -> int|None:
-    "Iterations done by a run folder holding a checkpoint of `cfg` (None: start it from scratch)."
-    if not (run/'latest.pth').exists() or not (run/'config.json').exists(): return None
-    stored = json.loads((run/'config.json').read_text())['config']
-    if not same_config(stored, cfg): return None
-    return int(pd.read_csv(run/'history.csv').iteration.iloc[-1]) if (run/'history.csv').exists() else None
+    "Iterations done by a run folder holding a whole checkpoint of `cfg` (None: start it from scratch)."
+    if not (run/'config.json').exists() or not _has_whole_checkpoint(run): return None
+    try: stored = read_json(run/'config.json')['config']
+    except (DamagedFileError, KeyError, TypeError): return None
+    if not same_config(stored, cfg) or not (run/'history.csv').exists(): return None
+    try: return int(pd.read_csv(run/'history.csv').iteration.iloc[-1])
+    except (ValueError, KeyError, IndexError, pd.errors.ParserError): return 0   # resuming rewrites it from the checkpoint
 
 def _retarget(run:Path, data):
     "Point a run folder's config.json at this machine's dataset folder (records keep no path)."
@@ -466,9 +527,10 @@ def finish_study(out, # a study folder
                 ) -> pd.DataFrame:
     "Rebuild results.csv, summary.json, summary.md and summary.png from the records; returns the results."
     out = Path(out); records = read_records(out)
-    plan = json.loads((out/'plan.json').read_text()) if (out/'plan.json').exists() else {}
-    wanted = {run_name(m, l, s) for m in plan.get('methods', ()) for l in plan.get('labelled', ()) for s in plan.get('seeds', ())}
+    plan = read_json(out/'plan.json') if (out/'plan.json').exists() else {}
+    wanted = [run_name(m, l, s) for s in plan.get('seeds', ()) for l in plan.get('labelled', ()) for m in plan.get('methods', ())]
     records = [r for r in records if not wanted or r['name'] in wanted]
+    missing = [n for n in wanted if n not in {r['name'] for r in records}]
     res = study_results(records)
     atomic_write(out/'results.csv', lambda f: f.write(res.to_csv(index=False).encode()))
     if not records: return res
@@ -480,7 +542,8 @@ def finish_study(out, # a study folder
             f"labelled {', '.join(plan.get('labelled', []))}, seeds {', '.join(map(str, plan.get('seeds', [])))}, "
             f"iterations {plan.get('iters') or 'of the preset'}, overrides {plan.get('sets') or 'none'}; "
             f"best checkpoint of each network (selected on the validation volumes) evaluated on the "
-            f"`{plan.get('split', 'val')}` split. {len(records)} runs, {hours:.2f} h of training "
+            f"`{plan.get('split', 'val')}` split. {len(records)} runs"
+            + (f" of the {len(wanted)} planned (no record: {', '.join(missing)})" if missing else '') + f", {hours:.2f} h of training "
             f"on {records[0].get('machine', {}).get('cpu', '?')}.\n\n")
     atomic_write(out/'summary.md', lambda f: f.write((head + summary_markdown(summ, classes, methods or plan.get('methods'))).encode()))
     atomic_write(out/'summary.json', lambda f: f.write(summ.to_json(orient='records', indent=1).encode()))
@@ -534,12 +597,21 @@ def log_event(out, name:str, event:str, **info):
     "Append one line to the study's events.jsonl: run `name` was 'started', 'resumed', 'restarted' or 'finished'."
     line = dict(time=time.strftime('%Y-%m-%dT%H:%M:%S'), host=socket.gethostname(), cpu=_cpu_name(),
                 run=name, event=event, **info)
-    with open(Path(out)/'events.jsonl', 'a') as f: f.write(json.dumps(line) + '\n')
+    with open(Path(out)/'events.jsonl', 'a+b') as f:              # appends; a line cut short before stays on its own
+        f.seek(0, os.SEEK_END)
+        whole = f.tell() == 0 or (f.seek(-1, os.SEEK_END), f.read(1))[1] == b'\n'
+        f.write((('' if whole else '\n') + json.dumps(line) + '\n').encode())
+
+def _event(path:Path, line:str) -> dict|None:
+    "One line of events.jsonl; None (said in one line) for a line cut short by a kill or a full disk."
+    try: return json.loads(line)
+    except ValueError:
+        say(f"{path}: an unreadable line is left out ({line[:40]!r})"); return None
 
 def study_events(out) -> pd.DataFrame:
     "The events of a study, one row each (empty when none were logged)."
     p = Path(out)/'events.jsonl'
-    rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    rows = [r for l in (p.read_text().splitlines() if p.exists() else []) if l.strip() and (r := _event(p, l)) is not None]
     return pd.DataFrame(rows, columns=sorted({k for r in rows for k in r} | {'time', 'run', 'event', 'host'}))
 
 def _start_event(out:Path, name:str, state:str) -> str:
@@ -583,7 +655,7 @@ def run_study(out, # the study folder
     lab = labelled if labelled is not None else str(PRESETS.get(preset, {}).get('labelled', MCSCConfig.labelled))
     plan = StudyPlan(preset, methods, lab, seeds, split, iters, sets or {})
     rows = _status(out, plan, data)
-    _check_data(rows[0][4])
+    _check_data(rows[0][4]); check_pretrained_file(rows[0][4])      # missing data or unusable Swin weights fail before anything trains
     if dry_run:
         todo = {r[1]: r[4] for r in rows if r[5] != 'done'}
         speeds = {m: measure_speed(cfg) for m, cfg in todo.items()}
@@ -607,7 +679,7 @@ def run_study(out, # the study folder
 
 # %% ../nbs/13_study.ipynb #78708d3e
 @call_parse
-def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse
+def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long, synapse or synapse-demo
                  methods:str='unet-ls,mcsc', # comma-separated methods
                  labelled:str=None, # comma-separated labelled settings: patients (7) or slices (23s); default the preset's
                  seeds:str='0,1,2', # comma-separated seeds
@@ -618,12 +690,13 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse
                  data:str=None, # dataset folder (default: the preset's)
                  runs:str=None, # where run folders live, e.g. outside a repository (default: OUT/runs)
                  amp:bool=False, # every run with mixed precision (mcsc-train --amp; part of the plan)
+                 pretrained:str=None, # every run's Swin weights, as mcsc-train --pretrained: imagenet or a file (part of the plan)
                  force:bool=False, # re-plan a folder that holds another study
                  dry_run:bool=False, # print the plan and a time estimate; train nothing
                  quiet:bool=False, # no summary printed
                  debug:bool=False # show the traceback of an error
                 ):
     "Train several methods x labelled settings x seeds, resumable, and summarise them as mean ± sd over seeds."
-    overrides = list(set or []) + (['amp=true'] if amp else [])
+    overrides = list(set or []) + (['amp=true'] if amp else []) + ([f'pretrained={pretrained}'] if pretrained else [])
     cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, split,
                                                   iters, overrides, data, runs, force, dry_run, not quiet), debug)

@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/train.html.md"""
 
 # %% ../nbs/10_train.ipynb #7103683d
 from __future__ import annotations
-import os, sys, json, math, time, random, tempfile
+import os, sys, json, math, time, random, tempfile, shutil
 from pathlib import Path
 from dataclasses import replace
 from functools import partial
@@ -27,10 +27,11 @@ from fastai.torch_core import rank_distrib, distrib_barrier
 
 # %% auto #0
 __all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'AMP_UNAVAILABLE',
-           'preset_data', 'preset_config', 'atomic_write', 'atomic_save', 'rng_state', 'set_rng_state',
-           'RunFolderCallback', 'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning',
-           'check_pretrained_file', 'check_pretrained', 'run_precision', 'apply_precision', 'quiet_learner',
-           'train_run', 'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
+           'preset_data', 'preset_config', 'previous_path', 'check_checkpoint', 'atomic_save', 'load_checkpoint',
+           'load_first', 'rng_state', 'set_rng_state', 'write_history', 'RunFolderCallback', 'log_line', 'resolve_data',
+           'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file', 'check_pretrained',
+           'pretrained_summary', 'run_precision', 'apply_precision', 'quiet_learner', 'train_run', 'read_json',
+           'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
            'parse_labelled', 'mcsc_train', 'mcsc_eval']
 
 # %% ../nbs/10_train.ipynb #10cc392d
@@ -54,8 +55,9 @@ PRESETS = {
     'synapse': dict(dataset='synapse', n_classes=9, labelled=4),
 }
 PRESETS['acdc-study'] = PRESETS['acdc-cpu'] | dict(iters=2000, eval_every=200)  # the protocol of the real-ACDC study (13_study)
+PRESETS['acdc-long'] = PRESETS['acdc-study'] | dict(labelled=3, iters=6000, amp=True)  # the long study at 3 labelled patients (13_study)
 PRESETS['synapse-demo'] = PRESETS['demo'] | dict(dataset='synapse', n_classes=9, labelled=2)  # the CT phantom, 2 of 10 training cases labelled
-PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'acdc-study': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
+PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'acdc-study': 'ACDC', 'acdc-long': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
 
 def preset_data(preset:str) -> str|None:
     "The default dataset folder of a preset: `$MCSC_DATA/<name>` if present, else `data/<name>`."
@@ -74,25 +76,43 @@ def preset_config(preset:str='demo', # one of `PRESETS`
     return cfg
 
 # %% ../nbs/10_train.ipynb #28e54ac0
-def atomic_write(path, # destination file
-                 write # function filling a binary file object
-                ) -> Path:
-    "Write `path` through a temporary file in the same folder, flushed to disk, and an atomic rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+import io, zipfile
+
+def previous_path(path) -> Path:
+    "Where the checkpoint that `path` replaced is kept: latest.pth -> latest.prev.pth."
+    path = Path(path); return path.with_name(f'{path.stem}.prev{path.suffix}')
+
+def check_checkpoint(path):
+    "Raise `DamagedFileError` unless `path` is a whole `torch.save` file: its zip index reads and every entry matches its checksum."
     try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-    return path
+        with zipfile.ZipFile(path) as z: bad = z.testzip()
+    except FileNotFoundError: raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: raise DamagedFileError(path, f"cut short or corrupt: {e}") from e
+    if bad is not None: raise DamagedFileError(path, f"corrupt: entry {bad} does not match its checksum")
 
 def atomic_save(obj, # anything `torch.save` accepts
-                path # destination file
+                path, # destination file
+                keep_previous:bool=True # keep the checkpoint it replaces as `previous_path(path)`
                ) -> Path:
-    "`torch.save` to `path` through a temporary file and an atomic rename."
-    return atomic_write(path, partial(torch.save, obj))
+    "`torch.save` to `path` whole or not at all, checked before it replaces the previous checkpoint."
+    buf = io.BytesIO(); torch.save(obj, buf)
+    return atomic_write(path, buf.getbuffer(), verify=check_checkpoint, keep=previous_path(path) if keep_previous else None)
+
+def load_checkpoint(path):
+    "The contents of a checked checkpoint, on the CPU; a `DamagedFileError` naming it when it is cut short or corrupt."
+    check_checkpoint(path)
+    try: return torch.load(path, weights_only=False, map_location='cpu')
+    except Exception as e: raise DamagedFileError(path, f"cannot be loaded: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+
+def load_first(paths:list # checkpoints in order of preference
+              ) -> tuple:
+    "(contents, path, problems) of the first of `paths` that loads; `problems` says what was wrong with those before it."
+    problems = []
+    for p in map(Path, paths):
+        if not p.exists(): problems.append(f"{p.name} is missing"); continue
+        try: return load_checkpoint(p), p, problems
+        except DamagedFileError as e: problems.append(f"{p.name} is damaged ({e.problem})")
+    return None, None, problems
 
 # %% ../nbs/10_train.ipynb #3b298dbf
 def rng_state(dl=None) -> dict:
@@ -107,6 +127,12 @@ def set_rng_state(st:dict, dl=None):
     if 'dl' in st and hasattr(dl, 'load_state_dict'): dl.load_state_dict(st['dl'])
 
 # %% ../nbs/10_train.ipynb #91eb25f0
+def write_history(run, # the run folder
+                  history:list # one dict per validation
+                 ) -> Path:
+    "The run's history.csv, one row per validation, written whole or not at all."
+    return atomic_write(Path(run)/'history.csv', pd.DataFrame(history).to_csv(index=False).encode())
+
 class RunFolderCallback(Callback):
     "Write history.csv, best-per-network and latest checkpoints into a run folder after every validation."
     order = 60  # after the Recorder (50) has the epoch's values
@@ -125,8 +151,7 @@ class RunFolderCallback(Callback):
 
     def after_epoch(self):
         row = self._row(); self.history.append(row)
-        csv = pd.DataFrame(self.history).to_csv(index=False).encode()
-        atomic_write(self.path/'history.csv', lambda f: f.write(csv))
+        write_history(self.path, self.history)
         for net in self.learn.model.net_names:
             v = row.get(f'dice_{net}')
             if v is not None and not math.isnan(v) and v > self.best.get(net, -1.0):
@@ -169,10 +194,25 @@ def resolve_data(cfg:MCSCConfig) -> Path:
     "The dataset folder of a run: `cfg.data`, else the synthetic phantom of its dataset (generated if missing)."
     if cfg.data is not None: return Path(cfg.data)
     if cfg.dataset == 'synapse':
-        if not (DEMO_SYNAPSE/'lists_Synapse'/'train.txt').exists(): make_synthetic_synapse(DEMO_SYNAPSE, seed=0)
-        return DEMO_SYNAPSE
-    if not (DEMO_DATA/'train_slices.list').exists(): make_synthetic_acdc(DEMO_DATA, n_patients=30, seed=0)
-    return DEMO_DATA
+        return _write_once(DEMO_SYNAPSE, 'lists_Synapse/train.txt', lambda d: make_synthetic_synapse(d, seed=0))
+    return _write_once(DEMO_DATA, 'train_slices.list', lambda d: make_synthetic_acdc(d, n_patients=30, seed=0))
+
+def _write_once(dest:Path, # the phantom's folder
+                marker:str, # a file every complete phantom holds
+                make # writes the phantom into the folder it is given
+               ) -> Path:
+    "The phantom in `dest`, written on first use into a folder beside it and renamed: runs started together never see half of it."
+    if (dest/marker).exists(): return dest
+    if dest.exists() and not (dest/marker).exists(): shutil.rmtree(dest)   # incomplete: a write killed by an older version
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.'))
+    try:
+        make(tmp)
+        try: os.rename(tmp, dest)
+        except OSError:                                              # another run wrote it first
+            if not (dest/marker).exists(): raise
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return dest
 
 def run_dls(cfg:MCSCConfig): # run settings
     "The two-stream loaders of a run."
@@ -183,16 +223,15 @@ def run_dls(cfg:MCSCConfig): # run settings
                     num_workers=cfg.num_workers, seed=cfg.seed, epoch_len=cfg.eval_every, all_labels=cfg.oracle_cps)
 
 def write_config(cfg:MCSCConfig, path:Path, **extra):
-    "config.json: every setting, the environment and the command line."
+    "config.json: every setting, the environment and the command line (written whole or not at all)."
     d = dict(config=cfg.to_dict(), env=show_env(), argv=sys.argv, **extra)
-    (Path(path)/'config.json').write_text(json.dumps(d, indent=2, default=str))
+    atomic_write(Path(path)/'config.json', json.dumps(d, indent=2, default=str).encode())
 
 # %% ../nbs/10_train.ipynb #5d0cd5d7
-PRETRAINED_PRESETS = ('acdc', 'synapse')  # presets whose Swin-UNet has Swin-T's shape, so the ImageNet checkpoint fits
-SWIN_T_SOURCES = ("the official Swin release's swin_tiny_patch4_window7_224.pth (https://github.com/SwinTransformer/"
-                  "storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth), or timm's weights saved to a file: "
-                  "python -c \"import timm, torch; torch.save(timm.create_model('swin_tiny_patch4_window7_224.ms_in1k', "
-                  "pretrained=True).state_dict(), 'swin_tiny.pth')\"")
+PRETRAINED_PRESETS = tuple(p for p in PRESETS if imagenet_misfit(config_swin_shape(preset_config(p))) is None)  # Swin-T's shape: ImageNet fits
+SWIN_T_SOURCES = (f"--pretrained {IMAGENET} (timm fetches {IMAGENET_SWIN_T} from the Hugging Face hub into its cache), or "
+                  "offline a local copy passed as --pretrained FILE: the official Swin release's swin_tiny_patch4_window7_224.pth "
+                  "(https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth)")
 
 def pretrained_warning(preset:str, # the preset trained
                        cfg:MCSCConfig # its configuration
@@ -201,26 +240,54 @@ def pretrained_warning(preset:str, # the preset trained
     if preset not in PRETRAINED_PRESETS or cfg.pretrained or 'swin' not in METHOD_NETS.get(cfg.method, ()): return None
     return (f"no --pretrained: the Swin-UNet of the {preset!r} preset starts from random weights, while the paper's starts "
             f"from ImageNet Swin-T; from scratch it learns much more slowly and its pseudo labels teach the U-Net less. "
-            f"Get {SWIN_T_SOURCES}; then pass --pretrained FILE (both key layouts load).")
+            f"Use {SWIN_T_SOURCES}; without ImageNet weights, pretrain it on the dataset's own slices "
+            f"(mcsc-pretrain --preset {preset} --out DIR) and pass --pretrained DIR/swin_pretrained.pth.")
 
 def check_pretrained_file(cfg:MCSCConfig):
-    "A `pretrained` checkpoint named for a method with a Swin-UNet must exist (checked before any data is read)."
-    if cfg.pretrained and 'swin' in METHOD_NETS.get(cfg.method, ()) and not Path(cfg.pretrained).is_file():
-        raise FileNotFoundError(f"{cfg.pretrained}: Swin checkpoint not found (--pretrained; weights are never downloaded)")
+    "A `pretrained` source of a method with a Swin-UNet must be usable: `imagenet` for Swin-T's shape, else an existing file (checked before any data is read)."
+    if not cfg.pretrained or 'swin' not in METHOD_NETS.get(cfg.method, ()): return
+    if cfg.pretrained == IMAGENET:
+        misfit = imagenet_misfit(config_swin_shape(cfg))
+        if misfit: raise ValueError(misfit)
+    elif not Path(cfg.pretrained).is_file():
+        raise FileNotFoundError(f"{cfg.pretrained}: Swin checkpoint not found (--pretrained: a file, or {IMAGENET} for timm's Swin-T)")
 
 def check_pretrained(model, # the built `MCSCModel` (its `pretrained_report`)
                      path, # the checkpoint it loaded (for the message)
-                     shown:int=4 # failed tensors named in the message
+                     shown:int=4, # failed tensors named in the message
+                     verbose:bool=True # print `pretrained_summary` (rank 0)
                     ) -> dict|None:
-    "The load report, or a ValueError naming the file and the Swin encoder tensors that did not load."
+    "The load report (summarised in one line), or a ValueError naming the file and the Swin encoder tensors that did not load."
     rep = getattr(model, 'pretrained_report', None)
-    failed = [k for k in (rep or {}).get('missing', []) if k.startswith(SWIN_ENCODER)]
-    if not failed: return rep
-    shapes = rep['skipped']
-    named = [f"{k} {shapes[k][0]} in the file, {shapes[k][1]} here" if k in shapes else f"{k} (not in the file)" for k in failed[:shown]]
-    more = f" and {len(failed) - shown} more" if len(failed) > shown else ''
-    raise ValueError(f"{path}: {len(failed)} Swin encoder tensors do not fit this Swin-UNet: {'; '.join(named)}{more}. "
-                     f"The ImageNet Swin-T checkpoint fits embedding 96 with 7 x 7 windows (the acdc and synapse presets)")
+    if rep is None: return None
+    failed = [k for k in rep['missing'] if k.startswith(SWIN_ENCODER)]
+    if failed:
+        shapes = rep['skipped']
+        named = [f"{k} {shapes[k][0]} in the file, {shapes[k][1]} here" if k in shapes else f"{k} (not in the file)" for k in failed[:shown]]
+        more = f" and {len(failed) - shown} more" if len(failed) > shown else ''
+        raise ValueError(f"{path}: {_misfit_reason(rep.get('source'), model)}: {len(failed)} Swin encoder tensors do not fit: "
+                         f"{'; '.join(named)}{more}")
+    if verbose and rank_distrib() == 0: print(pretrained_summary(rep, path), flush=True)
+    return rep
+
+def _misfit_reason(about:dict|None, model) -> str:
+    "Why a checkpoint does not fit: the preset a file of `mcsc-pretrain` was pretrained for, else what ImageNet weights fit."
+    if about and about.get('shape'):
+        return (f"pretrained by {about.get('by', 'mcsc-pretrain')} for the {about.get('preset')!r} preset's Swin-UNet "
+                f"({describe_shape(about['shape'])}), not for this one ({describe_shape(swin_shape(model.nets['swin']))}); "
+                f"pretrain for this preset (mcsc-pretrain --preset ...)")
+    return ("not a checkpoint of this Swin-UNet's shape (ImageNet Swin-T fits embedding 96 with 7 x 7 windows: the acdc and "
+            "synapse presets)")
+
+def pretrained_summary(rep:dict, # `load_swin_pretrained`'s report
+                       source # what was loaded (a path or `IMAGENET`)
+                      ) -> str:
+    "One line: how many tensors of `source` loaded into the encoder and the decoder blocks, what kept its initial values, what went unused."
+    enc, dec = [k for k in rep['loaded'] if k.startswith(SWIN_ENCODER)], [k for k in rep['loaded'] if k.startswith('layers_up.')]
+    unused = list(rep['unexpected']) + list(rep['skipped'])
+    line = (f"--pretrained {source}: loaded {len(enc)} encoder tensors (patch embedding, stages, final norm) and {len(dec)} "
+            f"in the decoder (its Swin blocks mirrored from the encoder's); {len(rep['missing'])} tensors keep their initial values")
+    return line + (f"; unused from the source: {len(unused)} ({', '.join(unused[:3])}{', ...' if len(unused) > 3 else ''})" if unused else '')
 
 # %% ../nbs/10_train.ipynb #cc972971
 AMP_UNAVAILABLE = ("--amp: this CPU has no native bfloat16 (AVX512-BF16 or AMX-BF16), where bf16 is slower than float32; "
@@ -299,26 +366,44 @@ def train_run(cfg:MCSCConfig, # run settings
     return learn
 
 # %% ../nbs/10_train.ipynb #60e58522
+def _resume_state(out:Path) -> dict|None:
+    "The contents of latest.pth, else of latest.prev.pth (said in one line); None when the run never saved either."
+    if rank_distrib() == 0: remove_partial_writes(out)        # a process killed inside a write left its temporary file
+    latest = out/'latest.pth'
+    if not (latest.exists() or previous_path(latest).exists()): return None
+    st, used, problems = load_first([latest, previous_path(latest)])
+    if st is None: raise DamagedFileError(out, f"nothing to resume from: {'; '.join(problems)}; "
+                                               f"train the run again without --resume, or restore the file")
+    if problems and rank_distrib() == 0: say(f"{out}: {'; '.join(problems)}; resuming from {used.name} at iteration {st['it']}")
+    return st
+
 def _load_latest(learn, out):
-    "Load latest.pth into the learner; returns its contents (None if the run never saved one)."
-    p = Path(out)/'latest.pth'
-    if not p.exists(): return None
-    st = torch.load(p, weights_only=False, map_location='cpu')  # every rank reads it: not all onto rank 0's GPU
+    "Load latest.pth (latest.prev.pth if it is damaged) into the learner; returns its contents (None if the run never saved one)."
+    st = _resume_state(Path(out))
+    if st is None: return None
     learn.model.to(learn.dls.device)       # the optimiser state follows its parameters' device when loaded
     learn.model.load_state_dict(st['model'])
     learn.create_opt(); learn.opt.load_state_dict(st['opt'])
     set_rng_state(st['rng'], learn.dls.train)
+    if rank_distrib() == 0: write_history(out, st['history'])   # history.csv continues from the checkpoint resumed
     return st
+
+def read_json(path) -> dict:
+    "A JSON file the package wrote; a `DamagedFileError` naming it when it does not parse."
+    try: return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise DamagedFileError(path, f"damaged, not JSON: {e}") from e
 
 def load_run_config(run) -> MCSCConfig:
     "The configuration saved in a run folder's config.json."
     p = Path(run)/'config.json'
     if not p.is_file(): raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
-    return MCSCConfig.from_dict(json.loads(p.read_text())['config'])
+    d = read_json(p)
+    if not isinstance(d, dict) or 'config' not in d: raise DamagedFileError(p, "damaged: it holds no 'config'")
+    return MCSCConfig.from_dict(d['config'])
 
 def _run_setting(run, key:str):
     "A run-level setting that config.json records beside the configuration (e.g. 'deterministic')."
-    return json.loads((Path(run)/'config.json').read_text()).get(key)
+    return read_json(Path(run)/'config.json').get(key)
 
 # %% ../nbs/10_train.ipynb #455f6073
 def plot_history(run, # a run folder with history.csv
@@ -345,12 +430,19 @@ def split_volumes(layout, split:str='val') -> list:
     if not names: raise DataError(layout.root, f"the {split} split lists no volumes")
     return [layout.read_volume(n) for n in names]
 
-def load_best(model, run, net:str):
-    "Load the checkpoint selected for `net` (its best on validation; latest if it never improved)."
-    p, latest = Path(run)/f'best_{net}.pth', Path(run)/'latest.pth'
-    if not p.exists() and not latest.exists(): raise FileNotFoundError(f"{run}: no checkpoint ({p.name} or latest.pth)")
-    st = torch.load(p, weights_only=False) if p.exists() else torch.load(latest, weights_only=False)['model']
-    model.load_state_dict(st); return model
+def load_best(model, # the run's model (`build_model`)
+              run, # the run folder
+              net:str # 'cnn', 'swin' or 'cnn2'
+             ):
+    "Load the checkpoint selected for `net`: its best on validation (the best before it if damaged); latest if it never improved."
+    run = Path(run); best = run/f'best_{net}.pth'
+    for first, key, instead in ((best, None, f"the {net} network's previous best"), (run/'latest.pth', 'model', 'the one before it')):
+        if not (first.exists() or previous_path(first).exists()): continue
+        st, used, problems = load_first([first, previous_path(first)])
+        if st is None: raise DamagedFileError(run, f"no usable checkpoint of the {net} network: {'; '.join(problems)}")
+        if problems: say(f"{run}: {'; '.join(problems)}; using {used.name}, {instead}")
+        model.load_state_dict(st if key is None else st[key]); return model
+    raise FileNotFoundError(f"{run}: no checkpoint ({best.name} or latest.pth)")
 
 # %% ../nbs/10_train.ipynb #61878eb9
 def evaluate_run(run, # a run folder
@@ -372,7 +464,7 @@ def evaluate_run(run, # a run folder
     df = pd.concat(frames, ignore_index=True); df.attrs = frames[0].attrs
     paths = write_tables(df, layout.classes, run, stem=f'metrics_{split}')
     res = dict(split=split, legacy=legacy, **metrics_json(df))
-    for p in (run/'metrics.json', run/f'metrics_{split}.json'): p.write_text(json.dumps(res, indent=2))
+    for p in (run/'metrics.json', run/f'metrics_{split}.json'): atomic_write(p, json.dumps(res, indent=2).encode())
     if verbose: print(f"{split} volumes ({len(vols)}):\n" + paths['summary_md'].read_text())
     save_overlay(load_best(model, run, model.net_names[0]), run/f'overlay_{split}.png', vols[0], cfg)
     return res
@@ -403,7 +495,7 @@ def _train_and_evaluate(cfg:MCSCConfig, out:Path, resume:bool, show_progress:boo
     evaluate_run(out, split='test' if layout.test_names else 'val')
 
 @call_parse
-def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse or synapse-demo
+def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long, synapse or synapse-demo
                method:str='mcsc', # unet-fs, unet-ls, cct, cps, cts, mcsc, mcsc-legacy or mcsc-cnn
                labelled:str=None, # labelled patients (7) or slices (23s)
                iters:int=None, # training iterations
@@ -414,7 +506,7 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse or
                out:str=None, # run folder (default: runs/<preset>-<method>)
                seed:int=None, # random seed
                resume:bool=False, # continue the run in --out from its latest checkpoint
-               pretrained:str=None, # local Swin-T ImageNet checkpoint (official .pth or timm weights)
+               pretrained:str=None, # Swin weights: imagenet (timm's Swin-T, fetched), DIR/swin_pretrained.pth of mcsc-pretrain, or a local Swin-T file
                amp:bool=False, # mixed precision: bf16 on a GPU (fp16 without bf16) or on a CPU with native bf16; else float32, said in one line
                deterministic:bool=False, # deterministic cuDNN kernels, as the reference's run
                quiet:bool=False, # no progress bars (they are off anyway when stdout is not a terminal)
@@ -426,6 +518,8 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, synapse or
     def work():
         cfg = preset_config(preset, method, iters=iters, bs=bs, labelled_bs=labelled_bs, size=size, data=data,
                             seed=seed, amp=amp or None, pretrained=pretrained, **parse_labelled(labelled))
+        if cfg.iters > 0 and cfg.iters % cfg.eval_every:   # --iters that the preset's validation interval does not divide: its largest divisor below it
+            cfg = replace(cfg, eval_every=next(d for d in range(min(cfg.eval_every, cfg.iters), 0, -1) if cfg.iters % d == 0))
         warning = None if resume else pretrained_warning(preset, cfg)
         if warning and rank_distrib() == 0: print(f"mcsc-train: warning: {warning}", file=sys.stderr, flush=True)
         _train_and_evaluate(cfg, Path(out or f'runs/{preset}-{method}'), resume, False if quiet else None, deterministic,

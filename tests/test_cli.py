@@ -5,12 +5,15 @@ import pytest
 from mcsc_fastai.synthetic import make_synthetic_acdc
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.train import train_run
+from conftest import run_tool
 
 BIN = Path(sys.executable).parent
 
 def run(tool, *args, cwd=None):
     "Run a console script in a fresh process."
     return subprocess.run([str(BIN/tool), *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+run_here = run_tool   # the same command line, parsed and run in this process: no package import per test
 
 def assert_one_line_error(res, tool, words):
     assert res.returncode == 2, (res.returncode, res.stderr[-3000:])
@@ -37,7 +40,7 @@ def run_folder(phantom, tmp_path_factory):
 ])
 def test_train_user_errors(phantom, tmp_path, args, words):
     data = [] if '--data' in args else ['--data', phantom]
-    res = run('mcsc-train', '--out', tmp_path/'X', *data, *args, cwd=tmp_path)
+    res = run_here('mcsc-train', '--out', tmp_path/'X', *data, *args, cwd=tmp_path)
     assert_one_line_error(res, 'mcsc-train', words)
     assert not (tmp_path/'X').exists()
 
@@ -45,14 +48,14 @@ def test_data_user_error(tmp_path):
     assert_one_line_error(run('mcsc-data', 'convert-acdc', tmp_path/'nowhere', tmp_path/'out'), 'mcsc-data', 'nowhere: folder does not exist')
 
 def test_eval_user_error(tmp_path):
-    assert_one_line_error(run('mcsc-eval', '--run', tmp_path/'nowhere'), 'mcsc-eval', 'nowhere: not a run folder (no config.json)')
+    assert_one_line_error(run_here('mcsc-eval', '--run', tmp_path/'nowhere'), 'mcsc-eval', 'nowhere: not a run folder (no config.json)')
 
 def test_umap_user_error(run_folder):
-    res = run('mcsc-umap', '--run', run_folder, '--method', 'tsne', '--n-slices', 2, '--n-per-class', 10)
+    res = run_here('mcsc-umap', '--run', run_folder, '--method', 'tsne', '--n-slices', 2, '--n-per-class', 10)
     assert_one_line_error(res, 'mcsc-umap', "method='tsne': use 'umap' or 'pca'")
 
 def test_predict_user_error(run_folder, tmp_path):
-    res = run('mcsc-predict', tmp_path/'scan.nii.gz', '--run', run_folder, '--out', tmp_path/'pred')
+    res = run_here('mcsc-predict', tmp_path/'scan.nii.gz', '--run', run_folder, '--out', tmp_path/'pred')
     assert_one_line_error(res, 'mcsc-predict', f"{tmp_path/'scan.nii.gz'}: file is missing")
 
 def test_debug_shows_the_traceback(tmp_path):

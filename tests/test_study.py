@@ -2,6 +2,7 @@
 import json, os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
 import pytest
+from conftest import run_tool
 
 STUDY = textwrap.dedent('''
     import sys, json, dataclasses
@@ -46,8 +47,8 @@ def test_a_killed_study_finishes_the_rest(phantom, tmp_path):
     assert json.loads(again.stdout.strip().splitlines()[-1]) == []   # a third start trains nothing
 
 def _compare(*args):
-    exe = Path(sys.executable).parent/'mcsc-compare'
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600)
+    "mcsc-compare's command line, run in this process (the script itself runs in a fresh process in test_train_cli)."
+    return run_tool('mcsc-compare', *args)
 
 @pytest.mark.parametrize('args, words', [
     (['--methods', 'unet-ls,fixmatch'], 'fixmatch'),
