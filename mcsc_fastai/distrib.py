@@ -20,7 +20,7 @@ from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from fastcore.basics import patch, noop, ifnone
 from .core import *
 from .data import TwoStreamDL, mcsc_dls
-from .metrics import VolumeDiceCallback
+from .metrics import VolumeDiceCallback, ValidPredictions
 from .learner import TrainAverage, PartnerCallback, mcsc_learner, tiny_config
 
 # %% auto #0
@@ -143,7 +143,7 @@ def after_validate(self:DDPCallback):
     if getattr(self, '_world', None) is not None: os.environ['WORLD_SIZE'], self._world = self._world, None
 
 # %% ../nbs/09_distrib.ipynb #8cb2ee11
-VALID_ONLY_CBS = (VolumeDiceCallback, PartnerCallback)  # callbacks that only compute validation metrics
+VALID_ONLY_CBS = (VolumeDiceCallback, PartnerCallback, ValidPredictions)  # callbacks that only serve validation
 
 @patch
 def to_ddp(self:Learner, sync_bn:bool=False, # BatchNorm -> SyncBatchNorm (GPUs)

@@ -423,6 +423,7 @@ def _drop_mets(self:VolumeDiceCallback):
 class ValidPredictions(Callback):
     "Each network's hard predictions on the validation slices, one forward pass per network and validation."
     order = Recorder.order - 2   # filled before `VolumeDiceCallback` and the partner scores read it
+    def __init__(self): self.preds, self.labels, self._seen, self._truth = {}, None, [], []
     def before_validate(self): self.preds, self.labels, self._seen, self._truth = {}, None, [], []
     def after_pred(self):
         if self.training or not isinstance(self.pred, torch.Tensor): return

@@ -1,5 +1,6 @@
-"Shared test helpers: console scripts run in this process (the package is imported once per test process)."
+"Shared test helpers: console scripts run in this process (the package is imported once per test process), one phantom per process."
 import contextlib, io, os, sys
+import pytest
 from importlib.metadata import entry_points
 from typing import NamedTuple
 from fastcore.script import parse_cli
@@ -22,3 +23,9 @@ def run_tool(tool:str, *args, cwd=None) -> ToolResult:
         except SystemExit as e: code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         finally: sys.argv = argv
     return ToolResult(code, out.getvalue(), err.getvalue())
+
+@pytest.fixture(scope='session')
+def phantom(tmp_path_factory):
+    "A small synthetic cardiac dataset (6 patients, seed 0), written once per test process and only read by the tests."
+    from mcsc_fastai.synthetic import make_synthetic_acdc
+    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)

@@ -2,7 +2,6 @@
 import subprocess, sys, textwrap
 from pathlib import Path
 import pytest
-from mcsc_fastai.synthetic import make_synthetic_acdc
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.train import train_run
 from conftest import run_tool
@@ -20,10 +19,6 @@ def assert_one_line_error(res, tool, words):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f'{tool}: error: ') and words in lines[0], res.stderr[-3000:]
     assert 'Traceback' not in res.stderr
-
-@pytest.fixture(scope='module')
-def phantom(tmp_path_factory):
-    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
 
 @pytest.fixture(scope='module')
 def run_folder(phantom, tmp_path_factory):

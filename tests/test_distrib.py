@@ -2,7 +2,6 @@
 import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import pandas as pd
-import pytest
 
 RUN = textwrap.dedent('''
     import os, sys
@@ -14,11 +13,6 @@ RUN = textwrap.dedent('''
     cfg = tiny_config('mcsc', data=str(phantom), iters=6, eval_every=2)
     train_run(cfg, out, resume=mode == 'resume', show_progress=False)
 ''')
-
-@pytest.fixture(scope='module')
-def phantom(tmp_path_factory):
-    from mcsc_fastai.synthetic import make_synthetic_acdc
-    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
 
 def _torchrun(tmp_path, phantom, out, mode, **kw):
     "Two ranks under PyTorch's launcher (`torchrun`)."
@@ -63,7 +57,8 @@ def test_two_ranks_write_one_run_folder_and_resume(phantom, tmp_path):
     assert res.returncode == 0, stderr[-3000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['run', 'run.py']
     files = sorted(p.name for p in out.iterdir() if not p.name.startswith('.'))   # a kill may leave an atomic write's temporary file
-    assert files == ['best_cnn.pth', 'best_swin.pth', 'config.json', 'history.csv', 'history.png', 'latest.pth']
+    assert [f for f in files if '.prev.' not in f] == ['best_cnn.pth', 'best_swin.pth', 'config.json', 'history.csv', 'history.png', 'latest.pth']
+    assert {f for f in files if '.prev.' in f} <= {'best_cnn.prev.pth', 'best_swin.prev.pth', 'latest.prev.pth'}   # the kept previous checkpoints
     h = pd.read_csv(out/'history.csv')
     assert h.iteration.tolist() == [2, 4, 6]
     same = lambda df: df.drop(columns='elapsed')                    # wall time differs; the rest replays exactly

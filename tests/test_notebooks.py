@@ -5,7 +5,7 @@ import subprocess, sys
 from pathlib import Path
 import pytest
 from nbdev.config import get_config
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_nb   # renamed: pytest would collect `test_nb` as a test
 
 NBS = Path(__file__).resolve().parent.parent/'nbs'
 notebooks = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
@@ -23,5 +23,5 @@ def test_notebook(nb):
         res = _in_own_process(nb)
         assert res.returncode == 0, f"{nb.name} failed:\n{res.stdout[-4000:]}\n{res.stderr[-8000:]}"
         return
-    ok, _ = test_nb(nb, skip_flags=FLAGS)   # on failure nbdev prints the failing cell's traceback (shown by pytest)
+    ok, _ = run_nb(nb, skip_flags=FLAGS)   # on failure nbdev prints the failing cell's traceback (shown by pytest)
     assert ok, f"{nb.name} failed: see the traceback above"

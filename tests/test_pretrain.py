@@ -14,11 +14,6 @@ BIN = Path(sys.executable).parent
 models = importlib.import_module('mcsc_fastai.models')   # the module (the package's star import shadows the attribute)
 
 @pytest.fixture(scope='module')
-def phantom(tmp_path_factory):
-    from mcsc_fastai.synthetic import make_synthetic_acdc
-    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
-
-@pytest.fixture(scope='module')
 def pretrained(phantom, tmp_path_factory):
     "A finished tiny pretraining folder (the Swin-UNet of `tiny_config`)."
     out = tmp_path_factory.mktemp('pre')/'run'

@@ -8,7 +8,6 @@ import json, os, shutil, subprocess, sys, textwrap
 from pathlib import Path
 import h5py, numpy as np, pandas as pd
 import pytest
-from mcsc_fastai.synthetic import make_synthetic_acdc
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.nifti import write_tiny_acdc_raw, convert_acdc
 from mcsc_fastai.train import train_run, load_checkpoint, load_run_config
@@ -50,10 +49,6 @@ def one_line(res, status:int) -> str:
 def no_temporaries(folder:Path): assert not [p.name for p in folder.rglob('.*') if p.is_file()], list(folder.rglob('.*'))
 
 def history(run:Path) -> pd.DataFrame: return pd.read_csv(run/'history.csv').drop(columns='elapsed')
-
-@pytest.fixture(scope='module')
-def phantom(tmp_path_factory):
-    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
 
 @pytest.fixture(scope='module')
 def finished_run(phantom, tmp_path_factory):

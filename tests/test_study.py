@@ -18,11 +18,6 @@ STUDY = textwrap.dedent('''
 def _study(phantom, out, **kw):
     return subprocess.Popen([sys.executable, '-c', STUDY, str(phantom), str(out)], **kw)
 
-@pytest.fixture(scope='module')
-def phantom(tmp_path_factory):
-    from mcsc_fastai.synthetic import make_synthetic_acdc
-    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
-
 def test_a_killed_study_finishes_the_rest(phantom, tmp_path):
     out = tmp_path/'study'
     proc = _study(phantom, out)

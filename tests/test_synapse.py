@@ -43,11 +43,12 @@ def test_synapse_demo_data_is_generated_on_first_use(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     made = []
     def fake_acdc(dest, **kw):   # the ACDC phantom takes seconds: record the call and write its marker only
-        made.append(Path(dest)); Path(dest).mkdir(parents=True); (Path(dest)/'train_slices.list').write_text('x\n')
+        made.append(Path(dest)); Path(dest).mkdir(parents=True, exist_ok=True); (Path(dest)/'train_slices.list').write_text('x\n')
     monkeypatch.setattr(train, 'make_synthetic_acdc', fake_acdc)
     root = train.resolve_data(train.preset_config('synapse-demo', 'cct'))
     assert root == train.DEMO_SYNAPSE and (root/'lists_Synapse'/'train.txt').exists() and made == []
-    assert train.resolve_data(train.preset_config('demo')) == train.DEMO_DATA and made == [train.DEMO_DATA]
+    assert train.resolve_data(train.preset_config('demo')) == train.DEMO_DATA and len(made) == 1   # written once
+    assert (train.DEMO_DATA/'train_slices.list').read_text() == 'x\n' and not made[0].exists()   # renamed into place
     stamp = (root/'lists_Synapse'/'train.txt').stat().st_mtime_ns
     train.resolve_data(train.preset_config('synapse-demo'))   # second use: nothing rewritten
     assert (root/'lists_Synapse'/'train.txt').stat().st_mtime_ns == stamp

@@ -2,7 +2,6 @@
 import os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
 import pandas as pd
-import pytest
 
 RUN = textwrap.dedent('''
     import sys
@@ -20,11 +19,6 @@ def _train(phantom, out, resume=False, **kw):
 def _rows(out):
     p = out/'history.csv'
     return len(pd.read_csv(p)) if p.exists() else 0
-
-@pytest.fixture(scope='module')
-def phantom(tmp_path_factory):
-    from mcsc_fastai.synthetic import make_synthetic_acdc
-    return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
 
 def test_kill_and_resume_gives_the_same_history(phantom, tmp_path):
     full, killed = tmp_path/'full', tmp_path/'killed'
