@@ -28,7 +28,7 @@ __all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RECORD_KEYS', 'RESULT_COLUMNS', 'CONVERGE
            'plot_study', 'combine_studies', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
            'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
            'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'claim_run', 'release_run', 'link_runs',
-           'log_event', 'study_events', 'run_study', 'mcsc_compare']
+           'log_event', 'study_events', 'run_study', 'mcsc_compare', 'long_study_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -700,3 +700,25 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-lon
     overrides = list(set or []) + (['amp=true'] if amp else []) + ([f'pretrained={pretrained}'] if pretrained else [])
     cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, split,
                                                   iters, overrides, data, runs, force, dry_run, not quiet), debug)
+
+# %% ../nbs/13_study.ipynb #9781a544
+def long_study_table(records:list, # records of one labelled setting (`read_records`, `combine_studies`)
+                     baseline:str='unet-ls', # the labelled-only method
+                     oracle:str|None='cps-oracle' # the oracle check's method (None: no recovered share)
+                    ) -> pd.DataFrame:
+    "Per method: runs, first network's and partner's Dice (%, mean ± sd), late gain (points), and the share of the oracle's gain recovered."
+    res = study_results(records)
+    per_run = res.groupby(['method', 'seed', 'net'], sort=False).dice.mean().unstack('net') * 100
+    gains = {r['name']: (r['method'], 100 * late_gain(pd.DataFrame(r['history']))) for r in records}
+    gain = pd.DataFrame(gains.values(), columns=['method', 'gain']).groupby('method', sort=False).gain.mean()
+    means = per_run.groupby(level='method', sort=False).mean()
+    base, orc = means['cnn'].get(baseline, np.nan), means['cnn'].get(oracle, np.nan) if oracle else np.nan
+    rows = {}
+    for m, g in per_run.groupby(level='method', sort=False):
+        partner = next((c for c in ('swin', 'cnn2') if c in g and g[c].notna().any()), None)
+        share = (means['cnn'][m] - base) / (orc - base) if m not in (baseline, oracle) and orc - base > 0 else np.nan
+        rows[m] = {'runs': len(g), 'U-Net Dice': _pm(g.cnn.mean(), g.cnn.std()),
+                   'partner Dice': _pm(g[partner].mean(), g[partner].std()) if partner else '',
+                   'late gain': round(gain[m], 1), "oracle's gain recovered": '' if np.isnan(share) else f'{100 * share:.0f} %'}
+    t = pd.DataFrame.from_dict(rows, orient='index'); t.index.name = 'method'
+    return t

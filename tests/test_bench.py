@@ -1,4 +1,4 @@
-"Smoke tests of `mcsc-bench loss --json` at tiny shapes (the reference shapes are for the bench itself)."
+"Smoke tests of `mcsc-bench loss --json` at tiny shapes (the reference shapes are for the bench itself).\nThe GPU check on its tiny configuration (`mcsc-bench gpu --device cpu --tiny --json`) is tested in `11_bench`."
 import json, subprocess, sys
 import pytest
 from mcsc_fastai.core import data_root
@@ -35,22 +35,6 @@ def test_table_and_bad_subcommand(capsys):
     with pytest.raises(SystemExit) as e: mcsc_bench('nothing')
     assert e.value.code == 2 and "mcsc-bench: error: unknown benchmark 'nothing'" in capsys.readouterr().err
     with pytest.raises(ValueError, match='unknown benchmark'): mcsc_bench('nothing', debug=True)
-
-def test_gpu_check_tiny_on_cpu():
-    "`mcsc-bench gpu --device cpu --tiny --json`: the GPU check's code path on the tiny configuration, one JSON object."
-    res = subprocess.run([sys.executable, '-m', 'mcsc_fastai.bench', 'gpu', '--device', 'cpu', '--tiny', '--json'],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out['tiny'] and out['device'] == 'cpu' and out['failed'] == [] and {'torch', 'fastai', 'cuda', 'bf16'} <= set(out['env'])
-    assert sorted(out['step']) == ['bf16', 'bf16_channels_last', 'fp32']
-    for name, r in out['step'].items():
-        assert r['s_per_iter'] > 0 and r['peak_mb'] is not None and r['peak_total_mb'] > 0, (name, r)
-    assert (out['step']['bf16']['precision'], out['step']['bf16_channels_last']['channels_last']) == ('bf16', True)
-    assert out['contrast_full']['scale'] == 'full' and out['contrast_full']['fwd_bwd_s'] > 0
-    t = out['train']
-    assert t['iters'] == 8 and t['it_per_s'] > 0 and t['valid_s'] > 0 and t['protocol_iters'] == 40000
-    assert t['projected_protocol_h'] > t['projected_train_h'] > 0
 
 def test_gpu_check_refuses_full_scale_on_cpu(capsys):
     from mcsc_fastai.bench import mcsc_bench

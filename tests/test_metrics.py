@@ -127,17 +127,16 @@ def _ce_both(pred, y, is_labelled=None):
     logits = getattr(pred, 'logits', pred)
     return sum(F.cross_entropy(l, y, ignore_index=-1) for l in (logits if isinstance(logits, tuple) else (logits,)))
 
-def test_volume_dice_callback_phantom_learner(tmp_path):
+def test_volume_dice_callback_phantom_learner(phantom, tmp_path):
     pytest.importorskip('mcsc_fastai.data'); pytest.importorskip('mcsc_fastai.models')
-    from mcsc_fastai.synthetic import make_synthetic_acdc
     from mcsc_fastai.data import mcsc_dls
     from fastai.learner import Learner
     from fastai.callback.tracker import SaveModelCallback
     from fastai.callback.progress import CSVLogger
     from mcsc_fastai.metrics import VolumeDiceCallback, mean_fg_dice
     size = 64
-    dls = mcsc_dls(make_synthetic_acdc(tmp_path/'phantom', n_patients=10), labelled=1, bs=4, labelled_bs=2,
-                   size=size, num_workers=0, seed=0, device='cpu')
+    dls = mcsc_dls(phantom, labelled=1, bs=4, labelled_bs=2, size=size, num_workers=0, seed=0, device='cpu',
+                   epoch_len=3)   # two short epochs: the callback is what is tested
     model = untrained_two_nets(size, dls.n_classes, window=4)
     learn = Learner(dls, model, loss_func=_ce_both, path=tmp_path, cbs=[VolumeDiceCallback(dls.valid_volumes, size), CSVLogger()])
     with learn.no_bar(): learn.fit(2, 1e-3, cbs=SaveModelCallback(monitor='dice_cnn', fname='best', with_opt=False))
