@@ -11,6 +11,8 @@ class ToolResult(NamedTuple):
     stdout:str
     stderr:str
 
+EXTRA_POSITIONAL = {'mcsc-data': ['out']}   # `@call_parse(pos=...)` of a script: options also given by position
+
 def run_tool(tool:str, *args, cwd=None) -> ToolResult:
     "Run console script `tool` with `args` in this process, its command line parsed as the installed script parses it."
     fn = next(e for e in entry_points(group='console_scripts') if e.name == tool).load()
@@ -18,7 +20,7 @@ def run_tool(tool:str, *args, cwd=None) -> ToolResult:
     with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             sys.argv = [tool, *map(str, args)]
-            pargs, kwargs, _ = parse_cli(fn.__wrapped__)
+            pargs, kwargs, _ = parse_cli(fn.__wrapped__, pos=EXTRA_POSITIONAL.get(tool))
             fn(*pargs, **kwargs)
         except SystemExit as e: code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         finally: sys.argv = argv

@@ -1,9 +1,10 @@
 "Data layer: the `mcsc-data` CLI, bad-input errors, the Synapse layout, the two-stream loaders, real ACDC checks."
-import json, shutil, subprocess, sys
+import json, shutil
 from pathlib import Path
 import h5py, numpy as np, pytest, torch
 from mcsc_fastai.core import DataError, data_root
 from mcsc_fastai.synthetic import make_synthetic_acdc
+from conftest import run_tool
 from mcsc_fastai.data import ACDCLayout, SynapseLayout, open_dataset, mcsc_dls, mcsc_data, run_check, IGNORE_LABEL
 
 ACDC = data_root('ACDC')
@@ -11,10 +12,8 @@ needs_acdc = pytest.mark.skipif(ACDC is None, reason='real ACDC data not availab
 JSON_KEYS = {'layout', 'n_classes', 'n_train_slices', 'n_labelled_slices', 'n_labelled_patients', 'n_val_volumes', 'n_test_volumes'}
 
 def cli(*args):
-    "Run `mcsc-data ARGS` in a fresh process."
-    exe = Path(sys.executable).parent/'mcsc-data'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'from mcsc_fastai.data import mcsc_data; mcsc_data()']
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True)
+    "Run `mcsc-data ARGS`, its command line parsed as the installed script parses it, in this process (the script\n    itself runs in a fresh process in test_cli)."
+    return run_tool('mcsc-data', *args)
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):
@@ -28,7 +27,7 @@ def broken(syn, tmp_path):
 
 def first_slice(root): return root/'data'/'slices'/f"{(root/'train_slices.list').read_text().split()[0]}.h5"
 
-# --- the CLI in a subprocess
+# --- the CLI
 
 def test_cli_synth_and_check_json(tmp_path):
     res = cli('synth', tmp_path/'s', '--patients', 4, '--seed', 3)

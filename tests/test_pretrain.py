@@ -3,6 +3,7 @@ import contextlib, importlib, io, os, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 import pytest, torch
+from conftest import run_tool
 from mcsc_fastai.core import set_seed
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.models import SWIN_ENCODER, IMAGENET, SWIN_T_SHAPE, UNet, build_model, make_net
@@ -104,9 +105,8 @@ def test_imagenet_offline_is_one_line(phantom, tmp_path):
     assert not (tmp_path/'run'/'config.json').exists()
 
 def test_mcsc_compare_imagenet_misfit_before_planning(phantom, tmp_path):
-    res = subprocess.run([str(BIN/'mcsc-compare'), '--preset', 'demo', '--methods', 'cts', '--labelled', '2', '--seeds', '0',
-                          '--data', str(phantom), '--pretrained', 'imagenet', '--out', str(tmp_path/'study')],
-                         capture_output=True, text=True, env=os.environ | dict(OMP_NUM_THREADS='1'))
+    res = run_tool('mcsc-compare', '--preset', 'demo', '--methods', 'cts', '--labelled', '2', '--seeds', '0',
+                   '--data', phantom, '--pretrained', 'imagenet', '--out', tmp_path/'study')
     assert res.returncode == 2 and res.stderr.startswith('mcsc-compare: error: --pretrained imagenet: ImageNet Swin-T has'), res.stderr[-2000:]
     assert not (tmp_path/'study'/'plan.json').exists()
 

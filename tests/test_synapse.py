@@ -1,15 +1,16 @@
 "The Synapse path end to end: the CT phantom passes `mcsc-data check`, a tiny run trains and prints Table R2's layout."
-import json, subprocess, sys
+import json
 from pathlib import Path
 import pytest
+from conftest import run_tool
 from mcsc_fastai.core import SYNAPSE_CLASSES
 from mcsc_fastai.synthetic import make_synthetic_synapse
 
 ORGANS = list(SYNAPSE_CLASSES[1:])  # Table R2's columns: aorta, gallbladder, kidney L, kidney R, liver, pancreas, spleen, stomach
 
 def cli(tool, *args):
-    "Run a console script of the package in a fresh process."
-    return subprocess.run([str(Path(sys.executable).parent/tool)] + [str(a) for a in args], capture_output=True, text=True)
+    "Run a console script of the package in this process, its command line parsed as the installed script parses it."
+    return run_tool(tool, *args)
 
 @pytest.fixture(scope='module')
 def phantom(tmp_path_factory):

@@ -2,6 +2,7 @@
 import os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
 import pandas as pd
+from conftest import run_tool
 
 RUN = textwrap.dedent('''
     import sys
@@ -37,7 +38,6 @@ def test_kill_and_resume_gives_the_same_history(phantom, tmp_path):
     pd.testing.assert_frame_equal(a, b, rtol=1e-5, atol=1e-6)
 
 def test_cli_rejects_an_unknown_method(tmp_path):
-    exe = Path(sys.executable).parent/'mcsc-train'
-    res = subprocess.run([str(exe), '--method', 'fixmatch', '--out', str(tmp_path/'run')], capture_output=True, text=True)
+    res = run_tool('mcsc-train', '--method', 'fixmatch', '--out', tmp_path/'run')
     assert res.returncode != 0 and 'fixmatch' in res.stderr
     assert not (tmp_path/'run').exists()
