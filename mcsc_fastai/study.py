@@ -707,16 +707,15 @@ def long_study_table(records:list, # records of one labelled setting (`read_reco
                      oracle:str|None='cps-oracle' # the oracle check's method (None: no recovered share)
                     ) -> pd.DataFrame:
     "Per method: runs, first network's and partner's Dice (%, mean ± sd), late gain (points), and the share of the oracle's gain recovered."
-    res = study_results(records)
-    per_run = res.groupby(['method', 'seed', 'net'], sort=False).dice.mean().unstack('net') * 100
-    gains = {r['name']: (r['method'], 100 * late_gain(pd.DataFrame(r['history']))) for r in records}
-    gain = pd.DataFrame(gains.values(), columns=['method', 'gain']).groupby('method', sort=False).gain.mean()
-    means = per_run.groupby(level='method', sort=False).mean()
-    base, orc = means['cnn'].get(baseline, np.nan), means['cnn'].get(oracle, np.nan) if oracle else np.nan
+    per_run = study_results(records).groupby(['method', 'seed', 'net'], sort=False).dice.mean().unstack('net') * 100
+    gain = convergence_table(records).groupby('method', sort=False).late_gain.mean()
+    means = per_run.cnn.groupby(level='method', sort=False).mean()
+    base = means.get(baseline, np.nan)
+    orc = means.get(oracle, np.nan) if oracle else np.nan
     rows = {}
     for m, g in per_run.groupby(level='method', sort=False):
         partner = next((c for c in ('swin', 'cnn2') if c in g and g[c].notna().any()), None)
-        share = (means['cnn'][m] - base) / (orc - base) if m not in (baseline, oracle) and orc - base > 0 else np.nan
+        share = (means[m] - base) / (orc - base) if m not in (baseline, oracle) and orc - base > 0 else np.nan
         rows[m] = {'runs': len(g), 'U-Net Dice': _pm(g.cnn.mean(), g.cnn.std()),
                    'partner Dice': _pm(g[partner].mean(), g[partner].std()) if partner else '',
                    'late gain': round(gain[m], 1), "oracle's gain recovered": '' if np.isnan(share) else f'{100 * share:.0f} %'}

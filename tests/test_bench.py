@@ -1,4 +1,5 @@
-"Smoke tests of `mcsc-bench loss --json` at tiny shapes (the reference shapes are for the bench itself).\nThe GPU check on its tiny configuration (`mcsc-bench gpu --device cpu --tiny --json`) is tested in `11_bench`."
+"""Smoke tests of `mcsc-bench loss --json` at tiny shapes (the reference shapes are for the bench itself).
+The GPU check on its tiny configuration (`mcsc-bench gpu --device cpu --tiny --json`) is tested in `11_bench`."""
 import json, subprocess, sys
 import pytest
 from mcsc_fastai.core import data_root

@@ -1,5 +1,6 @@
 "Data layer: the `mcsc-data` CLI, bad-input errors, the Synapse layout, the two-stream loaders, real ACDC checks."
 import json, shutil
+from functools import partial
 from pathlib import Path
 import h5py, numpy as np, pytest, torch
 from mcsc_fastai.core import DataError, data_root
@@ -11,9 +12,7 @@ ACDC = data_root('ACDC')
 needs_acdc = pytest.mark.skipif(ACDC is None, reason='real ACDC data not available (set MCSC_DATA)')
 JSON_KEYS = {'layout', 'n_classes', 'n_train_slices', 'n_labelled_slices', 'n_labelled_patients', 'n_val_volumes', 'n_test_volumes'}
 
-def cli(*args):
-    "Run `mcsc-data ARGS`, its command line parsed as the installed script parses it, in this process (the script\n    itself runs in a fresh process in test_cli)."
-    return run_tool('mcsc-data', *args)
+cli = partial(run_tool, 'mcsc-data')   # in this process; the script itself runs in a fresh process in test_cli
 
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory):

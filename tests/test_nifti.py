@@ -1,14 +1,13 @@
 "The ACDC converter: small NIfTI patients written here -> `mcsc-data convert-acdc` -> `mcsc-data check` counts; bad input is one line."
 import json, shutil, sys
+from functools import partial
 from pathlib import Path
 import numpy as np, pytest
 from conftest import run_tool
 from mcsc_fastai.data import mcsc_data
 from mcsc_fastai.nifti import write_tiny_acdc_raw, _write_frame
 
-def cli(*args):
-    "Run `mcsc-data ARGS`, its command line parsed as the installed script parses it, in this process."
-    return run_tool('mcsc-data', *args)
+cli = partial(run_tool, 'mcsc-data')   # `mcsc-data ARGS`, parsed as the installed script parses it, in this process
 
 @pytest.fixture(scope='module')
 def raw(tmp_path_factory):

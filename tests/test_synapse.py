@@ -8,9 +8,7 @@ from mcsc_fastai.synthetic import make_synthetic_synapse
 
 ORGANS = list(SYNAPSE_CLASSES[1:])  # Table R2's columns: aorta, gallbladder, kidney L, kidney R, liver, pancreas, spleen, stomach
 
-def cli(tool, *args):
-    "Run a console script of the package in this process, its command line parsed as the installed script parses it."
-    return run_tool(tool, *args)
+cli = run_tool   # a console script of the package, parsed as the installed script parses it, in this process
 
 @pytest.fixture(scope='module')
 def phantom(tmp_path_factory):
