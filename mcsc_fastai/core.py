@@ -16,7 +16,7 @@ import torch
 # %% auto #0
 __all__ = ['ACDC_CLASSES', 'SYNAPSE_CLASSES', 'NO_SPACE_ERRNOS', 'USER_ERRORS', 'DataError', 'Volume', 'data_root', 'set_seed',
            'MCSCConfig', 'show_env', 'human_size', 'free_space', 'NoSpaceError', 'DamagedFileError', 'is_no_space',
-           'atomic_write', 'remove_partial_writes', 'cli_errors', 'tool_name', 'say']
+           'atomic_write', 'remove_partial_writes', 'file_sha256', 'cli_errors', 'tool_name', 'say']
 
 # %% ../nbs/00_core.ipynb #d0dd9c9c
 ACDC_CLASSES = ('background', 'RV', 'Myo', 'LV')
@@ -145,7 +145,7 @@ def show_env() -> dict:
     return env
 
 # %% ../nbs/00_core.ipynb #2609cbc0
-import errno, io, re, tempfile, shutil
+import errno, hashlib, io, re, tempfile, shutil
 
 NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # the device is full; the user's disk quota is used up
 _PARTIAL_WRITE = re.compile(r'^\..+\.[a-z0-9_]{8}$')  # the temporary name `atomic_write` asks `mkstemp` for: '.<name>.' + 8 characters
@@ -224,6 +224,14 @@ def remove_partial_writes(folder # a folder the package writes into (a run folde
     found = [p for p in Path(folder).glob('.*') if p.is_file() and _PARTIAL_WRITE.match(p.name)]
     for p in found: p.unlink(missing_ok=True)
     return sorted(p.name for p in found)
+
+def file_sha256(path # any file
+               ) -> str:
+    "The SHA-256 of a file's bytes, as hex (what a run records of a file it started from)."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #ce4ab7ed
 USER_ERRORS = (ValueError, DataError, FileNotFoundError, KeyError, NoSpaceError) # what the console scripts report in one line

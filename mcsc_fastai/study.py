@@ -19,6 +19,7 @@ from .core import *
 from .data import open_dataset, mcsc_dls
 from .metrics import paper_class_order, to_markdown, NET_TITLES
 from .learner import METHODS, mcsc_learner
+from .models import METHOD_NETS
 from .train import *
 from fastcore.basics import ifnone
 
@@ -28,7 +29,7 @@ __all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RECORD_KEYS', 'RESULT_COLUMNS', 'CONVERGE
            'plot_study', 'combine_studies', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
            'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
            'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'claim_run', 'release_run', 'link_runs',
-           'log_event', 'study_events', 'run_study', 'mcsc_compare', 'long_study_table']
+           'log_event', 'study_events', 'pretrained_copies', 'run_study', 'mcsc_compare', 'long_study_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -124,7 +125,8 @@ def make_record(run, # a finished run folder
                 train_seconds=float(hist['elapsed'].iloc[-1]) if 'elapsed' in hist else None,
                 machine=dict(cpu=_cpu_name(), device=env.get('device'), torch=env.get('torch'), threads=env.get('threads'),
                              precision=changes[-1]['precision'] if changes else stored.get('precision'),
-                             **(dict(precision_changes=changes) if changes else {})))
+                             **(dict(precision_changes=changes) if changes else {})),
+                **({'pretrained_sha256': stored['pretrained_sha256']} if stored.get('pretrained_sha256') else {}))
 
 RECORD_KEYS = ('name', 'method', 'labelled', 'seed', 'metrics')  # what `study_results` reads from every record
 
@@ -635,6 +637,21 @@ def _run_one(out:Path, name, method, labelled, seed, cfg, state, split, verbose,
                       ', '.join(f"{k} {v['dice_mean']:.3f}" for k, v in rec['metrics'].items()), flush=True)
 
 # %% ../nbs/13_study.ipynb #fb9d2dd2
+def pretrained_copies(out, # a study folder
+                      cfg:MCSCConfig # a configuration of its plan
+                     ) -> str|None:
+    "One line when records of `out` started from another copy of `cfg.pretrained` than the file now there, or do not say which."
+    sha = pretrained_sha256(replace(cfg, method='mcsc'))        # any method with a Swin-UNet: the file's hash
+    if sha is None or not (Path(out)/'records').exists(): return None
+    recs = [r for r in read_records(out) if 'swin' in METHOD_NETS.get(r['method'], ())]
+    other = [r['name'] for r in recs if r.get('pretrained_sha256', sha) != sha]
+    unknown = [r['name'] for r in recs if 'pretrained_sha256' not in r]
+    parts = [f"{', '.join(other)} started from another copy of it" if other else '',
+             f"{', '.join(unknown)} do not record which copy they started from" if unknown else '']
+    if not any(parts): return None
+    return (f"{cfg.pretrained} (sha256 {sha[:12]}): {'; '.join(p for p in parts if p)}; "
+            f"their records are kept, and runs trained now start from this file")
+
 def run_study(out, # the study folder
               preset:str='demo', # one of `PRESETS`
               methods='unet-ls,mcsc', # methods, a list or 'a,b'
@@ -656,6 +673,7 @@ def run_study(out, # the study folder
     plan = StudyPlan(preset, methods, lab, seeds, split, iters, sets or {})
     rows = _status(out, plan, data)
     _check_data(rows[0][4]); check_pretrained_file(rows[0][4])      # missing data or unusable Swin weights fail before anything trains
+    if (note := pretrained_copies(out, rows[0][4])): say(note)
     if dry_run:
         todo = {r[1]: r[4] for r in rows if r[5] != 'done'}
         speeds = {m: measure_speed(cfg) for m, cfg in todo.items()}

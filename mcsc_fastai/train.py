@@ -29,9 +29,9 @@ from fastai.torch_core import rank_distrib, distrib_barrier
 __all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'AMP_UNAVAILABLE',
            'preset_data', 'preset_config', 'previous_path', 'check_checkpoint', 'atomic_save', 'load_checkpoint',
            'load_first', 'rng_state', 'set_rng_state', 'write_history', 'RunFolderCallback', 'log_line', 'resolve_data',
-           'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file', 'check_pretrained',
-           'pretrained_summary', 'run_precision', 'apply_precision', 'quiet_learner', 'train_run', 'read_json',
-           'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
+           'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file', 'pretrained_sha256',
+           'check_pretrained', 'pretrained_summary', 'run_precision', 'apply_precision', 'quiet_learner', 'train_run',
+           'read_json', 'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
            'parse_labelled', 'mcsc_train', 'mcsc_eval']
 
 # %% ../nbs/10_train.ipynb #10cc392d
@@ -252,6 +252,11 @@ def check_pretrained_file(cfg:MCSCConfig):
     elif not Path(cfg.pretrained).is_file():
         raise FileNotFoundError(f"{cfg.pretrained}: Swin checkpoint not found (--pretrained: a file, or {IMAGENET} for timm's Swin-T)")
 
+def pretrained_sha256(cfg:MCSCConfig) -> str|None:
+    "The SHA-256 of the Swin weights file a run starts from (None: no file, or timm's ImageNet weights): config.json keeps it."
+    if not cfg.pretrained or cfg.pretrained == IMAGENET or 'swin' not in METHOD_NETS.get(cfg.method, ()): return None
+    return file_sha256(cfg.pretrained)
+
 def check_pretrained(model, # the built `MCSCModel` (its `pretrained_report`)
                      path, # the checkpoint it loaded (for the message)
                      shown:int=4, # failed tensors named in the message
@@ -354,7 +359,9 @@ def train_run(cfg:MCSCConfig, # run settings
         learn.to_ddp(sync_bn)                                      # several ranks: sharded loader, DDP; else nothing
         state = _load_latest(learn, out) if resume else None
         dp = dict(data_parallel=data_parallel_record(learn.dls, sync_bn)) if is_distributed() else {}
-        if state is None and rank0: write_config(cfg, out, deterministic=deterministic, precision=precision, **dp)
+        if state is None and rank0:                                # the weights file's hash says which copy the run started from
+            sha = pretrained_sha256(cfg)
+            write_config(cfg, out, deterministic=deterministic, precision=precision, **dp, **(dict(pretrained_sha256=sha) if sha else {}))
         elif rank0: _note_precision(out, precision, state['it'])
         if show_progress is None: show_progress = _interactive()
         if rank0: learn.add_cb(RunFolderCallback(out, *((state['history'], state['best'], state['smooth']) if state else ()),

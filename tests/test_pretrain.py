@@ -1,5 +1,5 @@
 "In-domain pretraining (`mcsc-pretrain`) and the Swin weights `mcsc-train --pretrained` accepts; nothing here touches the network."
-import contextlib, importlib, io, os, subprocess, sys
+import contextlib, hashlib, importlib, io, json, os, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 import pytest, torch
@@ -9,7 +9,8 @@ from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.models import SWIN_ENCODER, IMAGENET, SWIN_T_SHAPE, UNet, build_model, make_net
 from mcsc_fastai.pretrain import (PRETRAINED_FILE, PRETRAIN_JSON, tiny_pretrain_config, pretrain_dls, pretrain_learner,
                                   pretrain_run, mcsc_pretrain)
-from mcsc_fastai.train import check_pretrained, mcsc_train, preset_config
+from mcsc_fastai.train import check_pretrained, mcsc_train, preset_config, pretrained_sha256
+from mcsc_fastai.study import pretrained_copies
 
 BIN = Path(sys.executable).parent
 models = importlib.import_module('mcsc_fastai.models')   # the module (the package's star import shadows the attribute)
@@ -123,3 +124,21 @@ def test_pretrain_then_train_from_the_command_line(phantom, tmp_path):
                             '--out', 'run'], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert train.returncode == 0, train.stderr[-3000:]
     assert f'--pretrained pre/{PRETRAINED_FILE}: loaded ' in train.stdout and (tmp_path/'run'/'metrics.json').exists()
+    stored = json.loads((tmp_path/'run'/'config.json').read_text())      # which copy of the file the run started from
+    assert stored['pretrained_sha256'] == hashlib.sha256((tmp_path/'pre'/PRETRAINED_FILE).read_bytes()).hexdigest()
+
+def test_study_says_which_records_started_from_another_copy(tmp_path):
+    weights = tmp_path/'swin.pth'; weights.write_bytes(b'one copy')
+    sha = hashlib.sha256(b'one copy').hexdigest()
+    cfg = tiny_config('cts', pretrained=str(weights))
+    assert pretrained_sha256(cfg) == sha and pretrained_sha256(tiny_config('unet-ls', pretrained=str(weights))) is None
+    assert pretrained_copies(tmp_path, cfg) is None                       # no records yet
+    def record(name, method, **extra):
+        r = dict(name=name, method=method, labelled='3', seed=0, metrics={'cnn': {'classes': {}}}, **extra)
+        (tmp_path/'records').mkdir(exist_ok=True); (tmp_path/'records'/f'{name}.json').write_text(json.dumps(r))
+    record('cts-l3-s0', 'cts', pretrained_sha256=sha); record('unet-ls-l3-s0', 'unet-ls')  # no Swin-UNet: no copy to say
+    assert pretrained_copies(tmp_path, cfg) is None
+    record('mcsc-l3-s0', 'mcsc', pretrained_sha256='0' * 64); record('cts-l3-s1', 'cts')
+    assert pretrained_copies(tmp_path, cfg) == (
+        f"{weights} (sha256 {sha[:12]}): mcsc-l3-s0 started from another copy of it; cts-l3-s1 do not record which copy "
+        f"they started from; their records are kept, and runs trained now start from this file")
