@@ -28,8 +28,9 @@ __all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RECORD_KEYS', 'RESULT_COLUMNS', 'CONVERGE
            'run_name', 'make_record', 'read_record', 'read_records', 'study_results', 'summarise', 'summary_markdown',
            'plot_study', 'combine_studies', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
            'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
-           'estimate_seconds', 'same_config', 'print_plan', 'finish_study', 'claim_run', 'release_run', 'link_runs',
-           'log_event', 'study_events', 'pretrained_copies', 'run_study', 'mcsc_compare', 'long_study_table']
+           'estimate_seconds', 'same_config', 'print_plan', 'machines_text', 'finish_study', 'claim_run', 'release_run',
+           'link_runs', 'log_event', 'study_events', 'pretrained_copies', 'run_study', 'mcsc_compare',
+           'long_study_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
@@ -523,6 +524,12 @@ def _train_one(out:Path, name:str, cfg:MCSCConfig, state:str, verbose:bool):
     train_run(cfg, run, resume=state == 'resume', show_progress=False)
     return run
 
+def machines_text(records:list) -> str:
+    "The CPUs (or devices) that trained a study's records: 'AMD EPYC', or 'Intel Xeon (7 runs) and AMD EPYC (4 runs)'."
+    cpus = pd.Series([r.get('machine', {}).get('cpu', '?') for r in records]).value_counts(sort=False)
+    if len(cpus) == 1: return cpus.index[0]
+    return ' and '.join(f"{c} ({k} run{'s' * (k > 1)})" for c, k in cpus.items())
+
 def finish_study(out, # a study folder
                  methods:tuple|None=None, # method order in the tables (default: the plan's)
                  verbose:bool=True # print the summary
@@ -546,7 +553,7 @@ def finish_study(out, # a study folder
             f"best checkpoint of each network (selected on the validation volumes) evaluated on the "
             f"`{plan.get('split', 'val')}` split. {len(records)} runs"
             + (f" of the {len(wanted)} planned (no record: {', '.join(missing)})" if missing else '') + f", {hours:.2f} h of training "
-            f"on {records[0].get('machine', {}).get('cpu', '?')}.\n\n")
+            f"on {machines_text(records)}.\n\n")
     atomic_write(out/'summary.md', lambda f: f.write((head + summary_markdown(summ, classes, methods or plan.get('methods'))).encode()))
     atomic_write(out/'summary.json', lambda f: f.write(summ.to_json(orient='records', indent=1).encode()))
     plot_study(records, methods or plan.get('methods'), out/'summary.png')
