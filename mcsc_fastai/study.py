@@ -19,7 +19,7 @@ from .core import *
 from .data import open_dataset, mcsc_dls
 from .metrics import paper_class_order, to_markdown, NET_TITLES
 from .learner import METHODS, mcsc_learner
-from .models import METHOD_NETS
+from .models import METHOD_NETS, IMAGENET
 from .train import *
 from fastcore.basics import ifnone
 
@@ -648,15 +648,15 @@ def pretrained_copies(out, # a study folder
                       cfg:MCSCConfig # a configuration of its plan
                      ) -> str|None:
     "One line when records of `out` started from another copy of `cfg.pretrained` than the file now there, or do not say which."
-    sha = pretrained_sha256(replace(cfg, method='mcsc'))        # any method with a Swin-UNet: the file's hash
-    if sha is None or not (Path(out)/'records').exists(): return None
+    if cfg.pretrained in (None, IMAGENET) or not (Path(out)/'records').exists(): return None
+    sha = file_sha256(cfg.pretrained)
     recs = [r for r in read_records(out) if 'swin' in METHOD_NETS.get(r['method'], ())]
     other = [r['name'] for r in recs if r.get('pretrained_sha256', sha) != sha]
     unknown = [r['name'] for r in recs if 'pretrained_sha256' not in r]
-    parts = [f"{', '.join(other)} started from another copy of it" if other else '',
-             f"{', '.join(unknown)} do not record which copy they started from" if unknown else '']
-    if not any(parts): return None
-    return (f"{cfg.pretrained} (sha256 {sha[:12]}): {'; '.join(p for p in parts if p)}; "
+    parts = ([f"{', '.join(other)} started from another copy of it"] if other else []) + \
+            ([f"{', '.join(unknown)} do not record which copy they started from"] if unknown else [])
+    if not parts: return None
+    return (f"{cfg.pretrained} (sha256 {sha[:12]}): {'; '.join(parts)}; "
             f"their records are kept, and runs trained now start from this file")
 
 def run_study(out, # the study folder
