@@ -1,7 +1,7 @@
-"Training runs: kill a tiny run mid-training, resume it, and get the history of an uninterrupted run."
+"Training runs: kill a tiny run mid-training, resume it, and get the history of an uninterrupted run; --amp on a CPU."
 import os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
-import pandas as pd
+import pandas as pd, pytest
 from conftest import run_tool
 
 RUN = textwrap.dedent('''
@@ -41,3 +41,18 @@ def test_cli_rejects_an_unknown_method(tmp_path):
     res = run_tool('mcsc-train', '--method', 'fixmatch', '--out', tmp_path/'run')
     assert res.returncode != 0 and 'fixmatch' in res.stderr
     assert not (tmp_path/'run').exists()
+
+@pytest.mark.parametrize('native', [True, False])
+def test_amp_on_cpu_trains_and_records_its_precision(phantom, tmp_path, capsys, monkeypatch, native):
+    "`--amp` on a CPU: bf16 where it runs bf16 natively, else float32 and one line saying so; config.json holds what ran."
+    import json, mcsc_fastai.learner as learner
+    from mcsc_fastai.learner import tiny_config
+    from mcsc_fastai.train import train_run
+    if native and not learner.cpu_bf16_native(): pytest.skip('this CPU has no native bf16')
+    if not native: monkeypatch.setattr(learner, 'cpu_bf16_native', lambda: False)
+    out = tmp_path/'run'
+    train_run(tiny_config('mcsc', data=str(phantom), iters=2, eval_every=2, amp=True), out, show_progress=False)
+    assert pd.read_csv(out/'history.csv').iteration.tolist() == [2]
+    assert json.loads((out/'config.json').read_text())['precision'] == ('bf16' if native else 'fp32')
+    said = capsys.readouterr().err
+    assert ('no native bfloat16' in said) == (not native), said
