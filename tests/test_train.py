@@ -1,5 +1,5 @@
 "Training runs: kill a tiny run mid-training, resume it, and get the history of an uninterrupted run; --amp on a CPU."
-import os, signal, subprocess, sys, time, textwrap
+import json, os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
 import pandas as pd, pytest
 from conftest import run_tool
@@ -45,7 +45,7 @@ def test_cli_rejects_an_unknown_method(tmp_path):
 @pytest.mark.parametrize('native', [True, False])
 def test_amp_on_cpu_trains_and_records_its_precision(phantom, tmp_path, capsys, monkeypatch, native):
     "`--amp` on a CPU: bf16 where it runs bf16 natively, else float32 and one line saying so; config.json holds what ran."
-    import json, mcsc_fastai.learner as learner
+    import mcsc_fastai.learner as learner
     from mcsc_fastai.learner import tiny_config
     from mcsc_fastai.train import train_run
     if native and not learner.cpu_bf16_native(): pytest.skip('this CPU has no native bf16')
