@@ -68,6 +68,7 @@ class MCSCConfig:
     data:str|None = None           # dataset folder (None: the synthetic phantom)
     labelled:int|None = 7          # labelled patients (ACDC) or cases (Synapse): official run 7
     labelled_slices:int|None = None # or a number of labelled slices (the paper's "1 case" = 23)
+    subset:int = 0                 # which group of `labelled` consecutive patients (or slices) is labelled: 0 the benchmark's first
     size:int = 224                 # network input size; official 224
     bs:int = 4                     # slices per batch; official 4
     labelled_bs:int = 2            # labelled slices per batch; official 2

@@ -114,6 +114,30 @@ def labelled_patients(self:Layout, k:int # labelled prefix length
     "Number of patients with at least one slice in the first `k` training slices."
     return len({self.patient_of(n) for n in self.train_names[:k]})
 
+@patch
+def labelled_range(self:Layout, patients:int|None=None, # labelled patients (cases); None with `slices` None: every slice
+                   slices:int|None=None, # or labelled slices
+                   subset:int=0 # which group: the `subset`-th block of that many consecutive patients (slices) in list order
+                  ) -> range:
+    "Indices in `train_names` of the labelled slices: subset 0 is the prefix of `n_labelled`, subset 1 the next block, ..."
+    K = self.n_labelled(patients, slices)
+    if subset == 0: return range(K)
+    n, pats = len(self.train_names), self.patients()
+    size, count, unit = (slices, n, 'slices') if slices is not None else (patients, len(pats), 'patients')
+    if size is None: raise ValueError(f"subset={subset}: every slice is labelled, so there is only subset 0")
+    if not isinstance(subset, int) or subset < 0 or (subset + 1) * size > count:
+        raise DataError(self.train_list, f"labelled subset {subset} of {size} {unit}: the list holds {count} {unit}, "
+                                         f"so subsets 0..{count // size - 1}")
+    if slices is not None: return range(subset * slices, (subset + 1) * slices)
+    first = {p: i for i, p in reversed(list(enumerate(map(self.patient_of, self.train_names))))}   # patient -> first index
+    stop = first[pats[(subset + 1) * patients]] if (subset + 1) * patients < len(pats) else n
+    return range(first[pats[subset * patients]], stop)
+
+@patch
+def labelled_names(self:Layout, patients:int|None=None, slices:int|None=None, subset:int=0) -> list:
+    "Patients (cases) whose slices are labelled, in list order (`labelled_range`'s arguments)."
+    return list(dict.fromkeys(self.patient_of(self.train_names[i]) for i in self.labelled_range(patients, slices, subset)))
+
 # %% ../nbs/03_data.ipynb #1b39279c
 class ACDCLayout(Layout):
     "The SSL4MIS ACDC layout: list files plus 2-D slice and 3-D volume h5 files."
@@ -128,6 +152,7 @@ class ACDCLayout(Layout):
         if not data.is_dir(): raise DataError(data, "data folder is missing")
         self.slice_dir = data/'slices' if (data/'slices').is_dir() else data
     def _list_of(self, name): return self.root/('val.list' if name in self.val_names else 'test.list')
+    def volume_file(self, name:str) -> Path: return self.root/'data'/f'{name}.h5'
     def read_slice(self, name:str, # slice name from train_slices.list
                    with_label:bool=True # False: the label is not read at all
                   ) -> tuple:
@@ -137,7 +162,7 @@ class ACDCLayout(Layout):
     def read_volume(self, name:str # volume name from val.list or test.list
                    ) -> Volume:
         "One validation/test volume at its original resolution."
-        p = self.root/'data'/f'{name}.h5'
+        p = self.volume_file(name)
         return Volume(name, *check_pair(p, *read_arrays(p, True, self._list_of(name)), self.n_classes, 3))
 
 # %% ../nbs/03_data.ipynb #77a05faf
@@ -163,6 +188,9 @@ class SynapseLayout(Layout):
         self.test_list = lists/'test_vol.txt'
     @staticmethod
     def _slice_no(name): return int(name.rsplit('slice', 1)[-1])
+    def volume_file(self, name:str) -> Path|None:
+        "The file of a test volume (None for a held-out training case, read from its slices)."
+        return None if name in self._val_slices else self.root/'test_vol_h5'/f'{name}.npy.h5'
 
 # %% ../nbs/03_data.ipynb #455a2138
 @patch
@@ -180,8 +208,17 @@ def read_volume(self:SynapseLayout, name:str # case name: held-out training case
     if name in self._val_slices:
         pairs = [self.read_slice(n) for n in self._val_slices[name]]
         return Volume(name, np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
-    p = self.root/'test_vol_h5'/f'{name}.npy.h5'
+    p = self.volume_file(name)
     return Volume(name, *check_pair(p, *read_arrays(p, True, self.test_list), self.n_classes, 3))
+
+@patch
+def check_test_files(self:Layout):
+    "A `DataError` naming the list and the first test volume whose file is missing (checked before a run trains, read after it)."
+    missing = [n for n in self.test_names if (f := self.volume_file(n)) is not None and not f.exists()]
+    if missing:
+        where = getattr(self, 'test_list', self.root/'test.list')
+        raise DataError(where, f"lists {len(missing)} test volume{'s' * (len(missing) > 1)} without a file, first {missing[0]} "
+                               f"({self.volume_file(missing[0])} is missing)")
 
 # %% ../nbs/03_data.ipynb #2ea6d229
 def write_tiny_synapse(dest, # output folder
@@ -227,7 +264,8 @@ def _try(fn, problems:list):
 def check(self:Layout, labelled:int|None=None, # labelled patients (cases) to count
            labelled_slices:int|None=None, # or labelled slices
            quick:bool=False, # read only every `QUICK_STRIDE`-th training slice
-           strict:bool=True # raise the first problem as a DataError
+           strict:bool=True, # raise the first problem as a DataError
+           subset:int=0 # which group of that many patients (slices) is labelled (`labelled_range`)
           ) -> dict:
     "Validate every file of the dataset and summarise it (a JSON-able dict; `problems` lists what is wrong)."
     t0, problems, shapes = time.time(), [], Counter()
@@ -237,12 +275,14 @@ def check(self:Layout, labelled:int|None=None, # labelled patients (cases) to co
     n_vols = [sum(_try(lambda: self.read_volume(n), problems) is not None for n in ns) for ns in (self.val_names, self.test_names)]
     dups = [n for n, c in Counter(self.train_names).items() if c > 1]
     if dups: problems.append(DataError(self.train_list, f"{len(dups)} names listed twice, e.g. {dups[0]}"))
-    k = None
-    if labelled is not None or labelled_slices is not None: k = _try(lambda: self.n_labelled(labelled, labelled_slices), problems)
+    lab = None
+    if labelled is not None or labelled_slices is not None: lab = _try(lambda: self.labelled_range(labelled, labelled_slices, subset), problems)
     if strict and problems: raise DataError(problems[0].path, problems[0].problem + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ''))
     return dict(layout=self.kind, root=str(self.root), n_classes=self.n_classes, classes=list(self.classes),
-                n_train_slices=len(self.train_names), n_train_patients=len(self.patients()), n_labelled_slices=k,
-                n_labelled_patients=None if k is None else self.labelled_patients(k),
+                n_train_slices=len(self.train_names), n_train_patients=len(self.patients()),
+                n_labelled_slices=None if lab is None else len(lab), subset=subset,
+                labelled_patients=None if lab is None else list(dict.fromkeys(self.patient_of(self.train_names[i]) for i in lab)),
+                n_labelled_patients=None if lab is None else len({self.patient_of(self.train_names[i]) for i in lab}),
                 n_val_volumes=len(self.val_names), n_test_volumes=len(self.test_names),
                 n_slice_shapes=len(shapes), checked='quick' if quick else 'all', seconds=round(time.time() - t0, 2),
                 problems=[str(p) for p in problems])
@@ -251,14 +291,17 @@ def check(self:Layout, labelled:int|None=None, # labelled patients (cases) to co
 IGNORE_LABEL = -1  # target value of every pixel of an unlabelled slice (never a class id)
 
 class SlicePool:
-    "Training slices of a layout; the first `n_labelled` are labelled; items are augmented and resized."
-    def __init__(self, layout:Layout, n_labelled:int, # dataset; labelled prefix length K
+    "Training slices of a layout, the labelled ones first (`n_labelled` of them); items are augmented and resized."
+    def __init__(self, layout:Layout, n_labelled:int|range, # dataset; labelled prefix length K, or the labelled indices (`labelled_range`)
                  size:int=224, aug:str='default', # network input side; 'default', 'legacy' or 'none'
                  cache:bool=True, # keep images (and labelled labels) in memory
                  all_labels:bool=False # also read the labels of unlabelled slices (the oracle check only)
                 ):
         if aug not in AUG_MODES: raise ValueError(f"aug={aug!r}: expected one of {AUG_MODES}")
-        self.layout, self.names, self.n_labelled, self.size, self.aug = layout, layout.train_names, n_labelled, size, aug
+        lab = range(n_labelled) if isinstance(n_labelled, int) else n_labelled
+        names = layout.train_names   # the labelled block moves to the front; the rest keep their list order
+        self.names = [names[i] for i in lab] + [n for i, n in enumerate(names) if i not in lab]
+        self.layout, self.n_labelled, self.size, self.aug = layout, len(lab), size, aug
         self.all_labels, self.images, self.labels = all_labels, None, None
         if cache:
             pairs = [layout.read_slice(n, with_label=self._has_label(i)) for i, n in enumerate(self.names)]
@@ -415,6 +458,7 @@ def show_batch(self:SliceDL, b=None, max_n:int=8, ncols:int=4, **kwargs):
 def mcsc_dls(source, # dataset folder or `Layout`
              labelled:int|None=7, # labelled patients (ACDC) / cases (Synapse); official run 7
              labelled_slices:int|None=None, # or labelled slices (overrides `labelled`; "1 case" = 23)
+             subset:int=0, # which group of that many consecutive patients (slices) is labelled (`labelled_range`)
              bs:int=4, labelled_bs:int=2, # slices per batch; labelled ones (official 4 and 2)
              size:int=224, aug:str='default', # network input side; 'default', 'legacy' or 'none'
              num_workers:int=2, seed:int|None=None, # loader processes; seed of sampling and augmentation
@@ -427,8 +471,10 @@ def mcsc_dls(source, # dataset folder or `Layout`
             ) -> DataLoaders:
     "fastai `DataLoaders` for semi-supervised training: two-stream train, validation slices and volumes."
     layout = open_dataset(source, **kwargs)
-    K = layout.n_labelled(slices=labelled_slices) if labelled_slices is not None else layout.n_labelled(patients=labelled)
-    pool = SlicePool(layout, K, size, aug, cache, all_labels)
+    layout.check_test_files()   # a test volume missing fails now, not after training
+    lab = (layout.labelled_range(slices=labelled_slices, subset=subset) if labelled_slices is not None
+           else layout.labelled_range(patients=labelled, subset=subset))
+    pool = SlicePool(layout, lab, size, aug, cache, all_labels)
     train = TwoStreamDL(pool, bs, labelled_bs, seed=seed, epoch_len=epoch_len, num_workers=num_workers)
     volumes = [layout.read_volume(n) for n in layout.val_names]
     valid = SliceDL(VolumeSlices(volumes, size, legacy=aug == 'legacy'), bs=val_bs or 4*bs, num_workers=num_workers)
@@ -442,14 +488,17 @@ def _print_summary(s:dict):
     print(f"{s['layout']} dataset at {s['root']}: {s['n_classes']} classes ({', '.join(s['classes'])})")
     print(f"  training: {s['n_train_slices']} slices of {s['n_train_patients']} patients, {s['n_slice_shapes']} slice shapes")
     if s['n_labelled_slices'] is not None:
-        print(f"  labelled: {s['n_labelled_slices']} slices of {s['n_labelled_patients']} patients")
+        pats = s['labelled_patients']
+        named = ', '.join(pats) if len(pats) <= 10 else f"{', '.join(pats[:3])}, ..., {pats[-1]}"
+        print(f"  labelled (subset {s['subset']}): {s['n_labelled_slices']} slices of {s['n_labelled_patients']} patients: {named}")
     print(f"  validation volumes: {s['n_val_volumes']}, test volumes: {s['n_test_volumes']}")
     print(f"  checked {s['checked']} in {s['seconds']} s: " + (f"{len(s['problems'])} problems" if s['problems'] else "no problems"))
     for p in s['problems']: print(f"  problem: {p}", file=sys.stderr)
 
-def run_check(path:str, labelled:int|None=None, labelled_slices:int|None=None, as_json:bool=False, quick:bool=False) -> int:
+def run_check(path:str, labelled:int|None=None, labelled_slices:int|None=None, as_json:bool=False, quick:bool=False,
+              subset:int=0) -> int:
     "Check a dataset folder and print its summary; returns the exit status (0 ok, 1 problems, including a folder that cannot be opened)."
-    try: s = open_dataset(path).check(labelled, labelled_slices, quick=quick, strict=False)
+    try: s = open_dataset(path).check(labelled, labelled_slices, quick=quick, strict=False, subset=subset)
     except (DataError, ValueError) as e: print(f"mcsc-data: error: {e}", file=sys.stderr); return 1
     if as_json: print(_json.dumps(s))
     else: _print_summary(s)
@@ -478,6 +527,7 @@ def mcsc_data(cmd:str, # 'check' a dataset folder, 'synth' (write the synthetic 
               out:str=None, # convert-acdc: the dataset folder to write
               labelled:int=None, # check: labelled patients (cases) to count
               labelled_slices:int=None, # check: or labelled slices
+              subset:int=0, # check: which group of that many consecutive patients (slices) is labelled (0: the benchmark's first)
               json:bool=False, # check: print one JSON object
               quick:bool=False, # check: read only every 10th training slice
               patients:int=None, # synth: patients (default 30: 70/10/20 % train/val/test), or cases with --synapse (default 20)
@@ -489,7 +539,7 @@ def mcsc_data(cmd:str, # 'check' a dataset folder, 'synth' (write the synthetic 
              ):
     "Check an ACDC/Synapse dataset folder, write a synthetic phantom (ACDC, or Synapse with --synapse), or convert the ACDC challenge's NIfTI files."
     def work():
-        if cmd == 'check': return run_check(path, labelled, labelled_slices, json, quick)
+        if cmd == 'check': return run_check(path, labelled, labelled_slices, json, quick, subset)
         if cmd == 'synth': return _synth(path, patients, seed, synapse)
         if cmd == 'convert-acdc': return _convert(path, out, val, test, seed)
         raise ValueError(f"unknown command {cmd!r}: expected one of {', '.join(DATA_COMMANDS)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, sys, json, time, shutil, socket, platform, dataclasses, traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 import numpy as np, pandas as pd
 import torch
 from fastai.callback.core import Callback
@@ -24,17 +24,19 @@ from .train import *
 from fastcore.basics import ifnone
 
 # %% auto #0
-__all__ = ['PLAN_FIELDS', 'RUN_KEYS', 'RECORD_KEYS', 'RESULT_COLUMNS', 'CONVERGED_GAIN', 'LATE_SHARE', 'parse_sets', 'StudyPlan',
-           'run_name', 'make_record', 'read_record', 'read_records', 'study_results', 'summarise', 'summary_markdown',
+__all__ = ['PLAN_FIELDS', 'PLAN_DEFAULTS', 'RUN_KEYS', 'RECORD_KEYS', 'SPLITS', 'RESULT_COLUMNS', 'SPLIT_TITLES',
+           'CONVERGED_GAIN', 'LATE_SHARE', 'parse_sets', 'StudyPlan', 'run_name', 'make_record', 'read_record',
+           'read_records', 'record_metrics', 'record_volumes', 'study_results', 'summarise', 'summary_markdown',
            'plot_study', 'combine_studies', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
            'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
-           'estimate_seconds', 'same_config', 'print_plan', 'machines_text', 'finish_study', 'claim_run', 'release_run',
-           'link_runs', 'log_event', 'study_events', 'pretrained_copies', 'run_study', 'mcsc_compare',
-           'long_study_table']
+           'estimate_seconds', 'same_config', 'PlannedRun', 'print_plan', 'machines_text', 'finish_study', 'claim_run',
+           'release_run', 'link_runs', 'log_event', 'study_events', 'complete_records', 'pretrained_copies',
+           'run_study', 'mcsc_compare', 'long_study_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
-PLAN_FIELDS = ('preset', 'methods', 'labelled', 'seeds', 'split', 'iters', 'sets') # what defines a study
-RUN_KEYS = ('method', 'labelled', 'labelled_slices', 'seed', 'data') # set by the plan itself, not by `sets`
+PLAN_FIELDS = ('preset', 'methods', 'labelled', 'subsets', 'seeds', 'iters', 'sets') # what defines a study
+PLAN_DEFAULTS = dict(subsets=[0]) # a plan.json written before a field existed holds its default
+RUN_KEYS = ('method', 'labelled', 'labelled_slices', 'subset', 'seed', 'data') # set by the plan itself, not by `sets`
 
 def parse_sets(items=None # 'key=value' strings (values as JSON, else plain strings) or a dict
               ) -> dict:
@@ -50,7 +52,7 @@ def parse_sets(items=None # 'key=value' strings (values as JSON, else plain stri
     fields = {f.name for f in dataclasses.fields(MCSCConfig)}
     for k in pairs:
         if k not in fields: raise ValueError(f"--set {k}: not a setting; choose from {sorted(fields)}")
-        if k in RUN_KEYS: raise ValueError(f"--set {k}: the plan sets it (use --methods, --labelled, --seeds, --data)")
+        if k in RUN_KEYS: raise ValueError(f"--set {k}: the plan sets it (use --methods, --labelled, --subsets, --seeds, --data)")
     if 'contrast_scales' in pairs: pairs['contrast_scales'] = {int(s): b for s, b in pairs['contrast_scales'].items()}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in pairs.items()}
 
@@ -62,41 +64,42 @@ def _csv(x, cast=str) -> tuple:
 
 @dataclass
 class StudyPlan:
-    "Methods x labelled settings x seeds under one preset, with overrides for every run."
+    "Methods x labelled settings x labelled subsets x seeds under one preset, with overrides for every run."
     preset:str = 'demo'           # one of `PRESETS`
     methods:tuple = ('unet-ls', 'mcsc') # methods of `METHODS`
     labelled:tuple = ('4',)       # labelled patients ('7') or slices ('23s')
+    subsets:tuple = (0,)          # which groups of that many patients are labelled (0: the benchmark's first)
     seeds:tuple = (0, 1, 2)       # one run per seed
-    split:str = 'val'             # 'val' or 'test': where runs are evaluated
     iters:int|None = None         # training iterations (default: the preset's)
     sets:dict = field(default_factory=dict) # other `MCSCConfig` overrides
 
     def __post_init__(self):
-        self.methods, self.seeds = _csv(self.methods), _csv(self.seeds, int)
+        self.methods, self.seeds, self.subsets = _csv(self.methods), _csv(self.seeds, int), _csv(self.subsets, int)
         self.labelled, self.sets = tuple(str(l) for l in _csv(self.labelled)), parse_sets(self.sets)
         if self.preset not in PRESETS: raise ValueError(f"preset={self.preset!r}: choose one of {tuple(PRESETS)}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad: raise ValueError(f"methods {bad}: choose from {METHODS}")
-        if self.split not in ('val', 'test'): raise ValueError(f"split={self.split!r}: choose 'val' or 'test'")
+        if any(k < 0 for k in self.subsets): raise ValueError(f"subsets {list(self.subsets)}: a subset is 0 or more")
         for l in self.labelled: parse_labelled(l)
-        if not (self.methods and self.labelled and self.seeds): raise ValueError("a study needs at least one method, labelled setting and seed")
+        if not (self.methods and self.labelled and self.subsets and self.seeds):
+            raise ValueError("a study needs at least one method, labelled setting, subset and seed")
 
     def to_dict(self) -> dict: return json.loads(json.dumps(dataclasses.asdict(self)))
 
 # %% ../nbs/13_study.ipynb #6f76b990
-def run_name(method:str, labelled:str, seed:int) -> str:
-    "The folder and record name of one run: method-l<labelled>-s<seed>."
-    return f"{method}-l{labelled}-s{seed}"
+def run_name(method:str, labelled:str, seed:int, subset:int=0) -> str:
+    "The folder and record name of one run: method-l<labelled>-s<seed>, with -k<subset> before the seed for subsets after 0."
+    return f"{method}-l{labelled}" + (f"-k{subset}" if subset else '') + f"-s{seed}"
 
 @patch
 def runs(self:StudyPlan) -> list:
-    "(name, method, labelled, seed) of every run, seed by seed: a study stopped early has every method for its first seeds."
-    return [(run_name(m, l, s), m, l, s) for s in self.seeds for l in self.labelled for m in self.methods]
+    "(name, method, labelled, subset, seed) of every run, seed by seed and subset by subset: a study stopped early has every method of its first ones."
+    return [(run_name(m, l, s, k), m, l, k, s) for s in self.seeds for l in self.labelled for k in self.subsets for m in self.methods]
 
 @patch
-def config(self:StudyPlan, method:str, labelled:str, seed:int, data=None) -> MCSCConfig:
+def config(self:StudyPlan, method:str, labelled:str, seed:int, data=None, subset:int=0) -> MCSCConfig:
     "The configuration of one run (`data`: the dataset folder, default the preset's)."
-    cfg = preset_config(self.preset, method, seed=seed, iters=self.iters, data=data,
+    cfg = preset_config(self.preset, method, seed=seed, iters=self.iters, data=data, subset=subset,
                         **parse_labelled(labelled), **self.sets)
     if cfg.iters % cfg.eval_every:
         raise ValueError(f"iters={cfg.iters} is not a multiple of eval_every={cfg.eval_every}")
@@ -112,16 +115,23 @@ def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
+def _nets(result:dict) -> dict:
+    "The per-network part of `evaluate_run`'s result."
+    return {k: v for k, v in result.items() if isinstance(v, dict) and 'classes' in v}
+
 def make_record(run, # a finished run folder
-                name:str, method:str, labelled:str, seed:int, split:str, # the run in its plan
-                metrics:dict # `evaluate_run`'s result
+                name:str, method:str, labelled:str, seed:int, # the run in its plan
+                evaluations:dict, # `evaluate_splits`' result: 'val' (and 'test') -> `evaluate_run`'s result
+                subset:int=0 # the labelled subset
                ) -> dict:
-    "The record of a finished run."
+    "The record of a finished run: validation metrics in `metrics`, test metrics in `test`, every volume's in `volumes`."
     hist = pd.read_csv(Path(run)/'history.csv')
     stored = json.loads((Path(run)/'config.json').read_text())
     env, changes = stored.get('env', {}), stored.get('precision_changes', [])
-    return dict(name=name, method=method, labelled=str(labelled), seed=int(seed), split=split,
-                config=_comparable(load_run_config(run)), metrics={k: v for k, v in metrics.items() if isinstance(v, dict)},
+    return dict(name=name, method=method, labelled=str(labelled), subset=int(subset), seed=int(seed), split='val',
+                config=_comparable(load_run_config(run)), metrics=_nets(evaluations['val']),
+                **({'test': _nets(evaluations['test'])} if 'test' in evaluations else {}),
+                volumes={s: e['volumes'] for s, e in evaluations.items()},
                 history=json.loads(hist.to_json(orient='records')),
                 train_seconds=float(hist['elapsed'].iloc[-1]) if 'elapsed' in hist else None,
                 machine=dict(cpu=_cpu_name(), device=env.get('device'), torch=env.get('torch'), threads=env.get('threads'),
@@ -154,26 +164,45 @@ def read_records(study) -> list:
     "Every whole record of a study folder (a damaged one is named in one line and left out)."
     return [r for p in sorted((Path(study)/'records').glob('*.json')) if (r := read_record(p)) is not None]
 
-# %% ../nbs/13_study.ipynb #4f3b9245
-RESULT_COLUMNS = ['run', 'method', 'labelled', 'seed', 'net', 'class', 'dice', 'hd95', 'asd', 'missed']
+SPLITS = ('test', 'val')   # the order summaries show them in: the held-out test first, validation (which chose the checkpoints) beside it
 
-def study_results(records:list) -> pd.DataFrame:
-    "One row per run x network x class."
-    rows = [dict(run=r['name'], method=r['method'], labelled=r['labelled'], seed=r['seed'], net=net, **{'class': c},
-                 dice=m.get('dice'), hd95=m.get('hd95'), asd=m.get('asd'), missed=m.get('missed'))
-            for r in records for net, res in r['metrics'].items() for c, m in res['classes'].items()]
+def record_metrics(r:dict, # a record
+                   split:str='val' # 'val' or 'test'
+                  ) -> dict|None:
+    "A record's per-network metrics on `split` (None when it was not evaluated there)."
+    if split not in SPLITS: raise ValueError(f"split={split!r}: choose 'val' or 'test'")
+    if split == r.get('split', 'val'): return r['metrics']
+    return r.get('test') if split == 'test' else None
+
+def record_volumes(r:dict, split:str='test') -> pd.DataFrame|None:
+    "A record's per-volume, per-class table on `split` (`volume_table`'s columns), None when it has none."
+    t = r.get('volumes', {}).get(split)
+    return None if t is None else volume_frame(t)
+
+# %% ../nbs/13_study.ipynb #4f3b9245
+RESULT_COLUMNS = ['run', 'method', 'labelled', 'subset', 'seed', 'split', 'net', 'class', 'dice', 'hd95', 'asd', 'missed']
+
+def study_results(records:list, # `read_records`
+                  split:str|None=None # 'val' or 'test' alone; None: every split a record holds, test first
+                 ) -> pd.DataFrame:
+    "One row per run x split x network x class."
+    rows = [dict(run=r['name'], method=r['method'], labelled=r['labelled'], subset=int(r.get('subset', 0)), seed=r['seed'],
+                 split=s, net=net, **{'class': c}, dice=m.get('dice'), hd95=m.get('hd95'), asd=m.get('asd'), missed=m.get('missed'))
+            for r in records for s in (SPLITS if split is None else (split,))
+            for net, res in (record_metrics(r, s) or {}).items() for c, m in res['classes'].items()]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({'dice': float, 'hd95': float, 'asd': float})
 
 def summarise(results:pd.DataFrame # `study_results`
              ) -> pd.DataFrame:
-    "Mean and sd over seeds of each run's Dice and HD95, per method, labelled setting, network and class (and 'mean')."
-    per_run_mean = results.groupby(['run', 'method', 'labelled', 'seed', 'net'], sort=False)[['dice', 'hd95', 'asd']].mean().reset_index()
+    "Mean and sd over runs (seeds, and subsets) of each run's Dice and HD95, per split, method, labelled setting, network and class (and 'mean')."
+    run_keys = ['run', 'method', 'labelled', 'subset', 'seed', 'split', 'net']
+    per_run_mean = results.groupby(run_keys, sort=False)[['dice', 'hd95', 'asd']].mean().reset_index()
     per_run_mean['class'] = 'mean'
     both = pd.concat([per_run_mean, results], ignore_index=True)
-    g = both.groupby(['method', 'labelled', 'net', 'class'], sort=False)
+    g = both.groupby(['split', 'method', 'labelled', 'net', 'class'], sort=False)
     out = g[['dice', 'hd95']].agg(['mean', 'std'])
     out.columns = [f'{a}_{b.replace("std", "sd")}' for a, b in out.columns]
-    out['n'] = g['seed'].nunique()
+    out['n'] = g['run'].nunique()
     return out.reset_index()
 
 # %% ../nbs/13_study.ipynb #ff901b4e
@@ -182,14 +211,16 @@ def _pm(mean:float, sd:float, scale:float=1., digits:int=1) -> str:
     if mean is None or np.isnan(mean): return '-'
     return f"{scale*mean:.{digits}f}" + ('' if sd is None or np.isnan(sd) else f" ± {scale*sd:.{digits}f}")
 
+SPLIT_TITLES = dict(test='test volumes', val='validation volumes (they chose each checkpoint)')
+
 def summary_markdown(summary:pd.DataFrame, # `summarise`
                      classes:tuple, # class names, background first
                      methods:tuple|None=None # row order (default: as they come)
                     ) -> str:
-    "Tables of mean ± sd over seeds: Dice % and HD95 per method, for each labelled setting and network role."
+    "Tables of mean ± sd over runs: Dice % and HD95 per method, for each split (test first), labelled setting and network role."
     order = ['mean'] + list(paper_class_order(classes))
     out = []
-    for lab, s_lab in summary.groupby('labelled', sort=False):
+    for (split, lab), s_lab in summary.groupby(['split', 'labelled'], sort=False):
         for role, nets in (('first network (U-Net)', ('cnn',)), ('partner network', ('swin', 'cnn2'))):
             s = s_lab[s_lab.net.isin(nets)]
             if s.empty: continue
@@ -202,7 +233,8 @@ def summary_markdown(summary:pd.DataFrame, # `summarise`
             t = pd.DataFrame.from_dict(rows, orient='index')
             if methods: t = t.reindex([k for m in methods for k in t.index if k == m or k.startswith(m + ": ")])
             t.index.name = 'method'
-            out.append(f"**{lab} labelled, {role}** (mean ± sd over seeds; Dice %, HD95 in pixels)\n\n" + to_markdown(t))
+            out.append(f"**{SPLIT_TITLES.get(split, split).capitalize()}: {lab} labelled, {role}** "
+                       f"(mean ± sd over runs; Dice %, HD95 in pixels)\n\n" + to_markdown(t))
     return '\n'.join(out)
 
 # %% ../nbs/13_study.ipynb #54ec9bb8
@@ -214,21 +246,22 @@ def plot_study(records:list, # `read_records`
                methods:tuple|None=None, # order of the methods (default: as they come)
                path=None # where to save the PNG
               ):
-    "Final Dice per method (a dot per seed) and validation Dice against iteration, first and partner networks."
+    "Final Dice per method (a dot per run, on test when the records have it) and validation Dice against iteration, first and partner networks."
     import matplotlib.pyplot as plt
-    res = study_results(records)
+    split = 'test' if any(record_metrics(r, 'test') for r in records) else 'val'
+    res = study_results(records, split)
     methods = list(methods or dict.fromkeys(r['method'] for r in records))
     colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
     labs = list(dict.fromkeys(r['labelled'] for r in records))
     fig, axs = plt.subplots(len(labs), 3, figsize=(15, 3.8 * len(labs)), squeeze=False)
     for row, lab in zip(axs, labs):
-        runs = res[(res.labelled == lab) & (res.net == 'cnn')].groupby(['method', 'seed'], sort=False).dice.mean().reset_index()
+        runs = res[(res.labelled == lab) & (res.net == 'cnn')].groupby(['method', 'run'], sort=False).dice.mean().reset_index()
         for i, m in enumerate(methods):
             d = runs[runs.method == m].dice * 100
             row[0].bar(i, d.mean() if len(d) else 0, color=colours[m], alpha=0.35)
             row[0].scatter(np.full(len(d), i), d, color=colours[m], zorder=3)
         row[0].set_xticks(range(len(methods)), methods, rotation=30, ha='right')
-        row[0].set_ylabel('Dice % (first network, best checkpoint)'); row[0].set_title(f'{lab} labelled: one dot per seed')
+        row[0].set_ylabel(f'{split} Dice % (first network)'); row[0].set_title(f'{lab} labelled: one dot per run')
         for r in (r for r in records if r['labelled'] == lab):
             h = pd.DataFrame(r['history'])
             for ax, nets, ls in ((row[1], ('cnn',), '-'), (row[2], ('swin', 'cnn2'), '--')):
@@ -251,7 +284,7 @@ def combine_studies(folders:dict, # study folder -> new method name (None: keep 
     for folder, name in folders.items():
         for r in read_records(folder):
             if labelled is not None and r['labelled'] != str(labelled): continue
-            out.append(r if name is None else dict(r, method=name, name=run_name(name, r['labelled'], r['seed'])))
+            out.append(r if name is None else dict(r, method=name, name=run_name(name, r['labelled'], r['seed'], r.get('subset', 0))))
     return out
 
 # %% ../nbs/13_study.ipynb #6bce1492
@@ -440,8 +473,9 @@ def _check_plan(out:Path, plan:StudyPlan, force:bool):
     try: old = read_json(p) if p.exists() else None
     except DamagedFileError as e: old = None; say(f"{e}; written again from this plan (records are checked against their own settings)")
     if old is not None:
-        if {k: old.get(k) for k in PLAN_FIELDS} != {k: plan.to_dict()[k] for k in PLAN_FIELDS} and not force:
-            diff = [k for k in PLAN_FIELDS if old.get(k) != plan.to_dict()[k]]
+        old = {k: old.get(k, PLAN_DEFAULTS.get(k)) for k in PLAN_FIELDS}
+        if old != {k: plan.to_dict()[k] for k in PLAN_FIELDS} and not force:
+            diff = [k for k in PLAN_FIELDS if old[k] != plan.to_dict()[k]]
             raise ValueError(f"{out} holds a study with another plan (differs in {', '.join(diff)}); "
                              f"use another --out, or --force to re-plan it (matching records are kept)")
     out.mkdir(parents=True, exist_ok=True)
@@ -455,10 +489,10 @@ def same_config(stored:dict, # a configuration as a record stores it
     stored = {k: v for k, v in stored.items() if k != 'data'}
     return all(stored.get(k, defaults.get(k)) == want.get(k, defaults.get(k)) for k in set(want) | set(stored))
 
-def _record_matches(path:Path, cfg:MCSCConfig, split:str) -> bool:
-    "Whether `path` is a whole record of `cfg` evaluated on `split` (a damaged one is said and does not match)."
+def _record_matches(path:Path, cfg:MCSCConfig) -> bool:
+    "Whether `path` is a whole record of `cfg` with its validation metrics (a damaged one is said and does not match)."
     r = read_record(path) if path.exists() else None
-    return r is not None and same_config(r.get('config', {}), cfg) and r.get('split') == split
+    return r is not None and same_config(r.get('config', {}), cfg) and r.get('split', 'val') == 'val'
 
 def _has_whole_checkpoint(run:Path) -> bool:
     "Whether latest.pth or latest.prev.pth of `run` passes `check_checkpoint` (a damaged pair is said)."
@@ -487,28 +521,39 @@ def _retarget(run:Path, data):
         d['config']['data'] = data; atomic_write(p, lambda f: f.write(json.dumps(d, indent=2, default=str).encode()))
 
 # %% ../nbs/13_study.ipynb #e6c8f71f
+class PlannedRun(NamedTuple):
+    "One run of a study plan and where it stands."
+    name:str; method:str; labelled:str; subset:int; seed:int
+    cfg:MCSCConfig  # its configuration
+    state:str       # 'done' (a matching record exists), 'resume' (a whole checkpoint of it exists) or 'new'
+    it:int          # iterations done
+
 def _status(out:Path, plan:StudyPlan, data) -> list:
-    "Per run: (name, method, labelled, seed, cfg, state, iterations done)."
+    "A `PlannedRun` per run of the plan."
     rows = []
-    for name, m, l, s in plan.runs():
-        cfg = plan.config(m, l, s, data)
-        if _record_matches(out/'records'/f'{name}.json', cfg, plan.split): rows.append((name, m, l, s, cfg, 'done', cfg.iters))
+    for name, m, l, k, s in plan.runs():
+        cfg = plan.config(m, l, s, data, subset=k)
+        if _record_matches(out/'records'/f'{name}.json', cfg): state, it = 'done', cfg.iters
         else:
             it = _resumable(out/'runs'/name, cfg)
-            rows.append((name, m, l, s, cfg, 'new' if it is None else 'resume', it or 0))
+            state, it = ('new', 0) if it is None else ('resume', it)
+        rows.append(PlannedRun(name, m, l, k, s, cfg, state, it))
     return rows
 
-def _check_data(cfg:MCSCConfig):
-    "Open the dataset once, so that missing data fails before anything trains."
-    open_dataset(resolve_data(cfg), cfg.dataset)
+def _check_data(cfgs:list):
+    "Open the dataset and find each run's labelled slices: missing data, a missing test volume or a subset past the list's end fail before anything trains."
+    layout = open_dataset(resolve_data(cfgs[0]), cfgs[0].dataset)
+    layout.check_test_files()
+    for lab, slices, k in {(c.labelled, c.labelled_slices, c.subset) for c in cfgs if c.method != 'unet-fs'}:
+        layout.labelled_range(None if slices is not None else lab, slices, k)
 
 def print_plan(rows:list, speeds:dict|None=None):
     "The runs, their state and (with `speeds`) the estimated wall time."
     total = 0.
-    for name, m, l, s, cfg, state, it in rows:
-        est = '' if speeds is None or state == 'done' else f"  ~{estimate_seconds(cfg, speeds[m], it)/60:.1f} min"
-        total += 0 if speeds is None or state == 'done' else estimate_seconds(cfg, speeds[m], it)
-        print(f"  {name:28s} {state:7s} {it:>6d}/{cfg.iters} iterations{est}")
+    for r in rows:
+        left = 0 if speeds is None or r.state == 'done' else estimate_seconds(r.cfg, speeds[r.method], r.it)
+        total += left
+        print(f"  {r.name:28s} {r.state:7s} {r.it:>6d}/{r.cfg.iters} iterations" + (f"  ~{left/60:.1f} min" if left else ''))
     if speeds is not None:
         for m, sp in speeds.items(): print(f"  {m}: {sp['s_per_iter']:.3f} s/iteration, {sp['s_per_val']:.1f} s/validation")
         print(f"estimated wall time of what is left: {total/3600:.2f} h ({total/60:.0f} min) on {_cpu_name()}")
@@ -537,7 +582,8 @@ def finish_study(out, # a study folder
     "Rebuild results.csv, summary.json, summary.md and summary.png from the records; returns the results."
     out = Path(out); records = read_records(out)
     plan = read_json(out/'plan.json') if (out/'plan.json').exists() else {}
-    wanted = [run_name(m, l, s) for s in plan.get('seeds', ()) for l in plan.get('labelled', ()) for m in plan.get('methods', ())]
+    wanted = [run_name(m, l, s, k) for s in plan.get('seeds', ()) for l in plan.get('labelled', ())
+              for k in plan.get('subsets', PLAN_DEFAULTS['subsets']) for m in plan.get('methods', ())]
     records = [r for r in records if not wanted or r['name'] in wanted]
     missing = [n for n in wanted if n not in {r['name'] for r in records}]
     res = study_results(records)
@@ -547,11 +593,14 @@ def finish_study(out, # a study folder
     classes = ('background',) + tuple(dict.fromkeys(res['class']))
     if set(classes[1:]) == set(ACDC_CLASSES[1:]): classes = ACDC_CLASSES
     hours = sum(r.get('train_seconds') or 0 for r in records) / 3600
+    subsets = plan.get('subsets', PLAN_DEFAULTS['subsets'])
+    n_test = sum(record_metrics(r, 'test') is not None for r in records)
     head = (f"# Study `{out.name}`\n\npreset `{plan.get('preset')}`, methods {', '.join(plan.get('methods', []))}, "
-            f"labelled {', '.join(plan.get('labelled', []))}, seeds {', '.join(map(str, plan.get('seeds', [])))}, "
+            f"labelled {', '.join(plan.get('labelled', []))}" + (f" (subsets {', '.join(map(str, subsets))})" if subsets != [0] else '')
+            + f", seeds {', '.join(map(str, plan.get('seeds', [])))}, "
             f"iterations {plan.get('iters') or 'of the preset'}, overrides {plan.get('sets') or 'none'}; "
-            f"best checkpoint of each network (selected on the validation volumes) evaluated on the "
-            f"`{plan.get('split', 'val')}` split. {len(records)} runs"
+            f"best checkpoint of each network (selected on the validation volumes) evaluated on the validation volumes"
+            + (f" and on the test volumes ({n_test} of the runs)" if n_test else '') + f". {len(records)} runs"
             + (f" of the {len(wanted)} planned (no record: {', '.join(missing)})" if missing else '') + f", {hours:.2f} h of training "
             f"on {machines_text(records)}.\n\n")
     atomic_write(out/'summary.md', lambda f: f.write((head + summary_markdown(summ, classes, methods or plan.get('methods'))).encode()))
@@ -631,17 +680,48 @@ def _start_event(out:Path, name:str, state:str) -> str:
     return 'restarted' if len(ev) and ev.event.iloc[-1] != 'finished' else 'started'
 
 # %% ../nbs/13_study.ipynb #79f9b43d
-def _run_one(out:Path, name, method, labelled, seed, cfg, state, split, verbose, it:int=0):
-    "Train (or resume) one run, evaluate its best checkpoints and write its record."
-    event = _start_event(out, name, state)
-    log_event(out, name, event, **(dict(iteration=it) if state == 'resume' else {}))
-    run = _train_one(out, name, cfg, state, verbose)
-    metrics = evaluate_run(run, split=split, verbose=False)
-    rec = make_record(run, name, method, labelled, seed, split, metrics)
-    atomic_write(out/'records'/f'{name}.json', lambda f: f.write(json.dumps(rec, indent=1).encode()))
-    log_event(out, name, 'finished', train_seconds=rec['train_seconds'])
-    if verbose: print(f"[{time.strftime('%H:%M:%S')}] {name}: done, Dice " +
-                      ', '.join(f"{k} {v['dice_mean']:.3f}" for k, v in rec['metrics'].items()), flush=True)
+def _write_record(out:Path, rec:dict):
+    "records/<name>.json, whole or not at all."
+    atomic_write(out/'records'/f"{rec['name']}.json", lambda f: f.write(json.dumps(rec, indent=1).encode()))
+
+def _run_one(out:Path, r:PlannedRun, verbose:bool):
+    "Train (or resume) one run, evaluate its best checkpoints on validation (and test) and write its record."
+    log_event(out, r.name, _start_event(out, r.name, r.state), **(dict(iteration=r.it) if r.state == 'resume' else {}))
+    run = _train_one(out, r.name, r.cfg, r.state, verbose)
+    rec = make_record(run, r.name, r.method, r.labelled, r.seed, evaluate_splits(run, verbose=False), r.subset)
+    _write_record(out, rec)
+    log_event(out, r.name, 'finished', train_seconds=rec['train_seconds'])
+    if verbose: print(f"[{time.strftime('%H:%M:%S')}] {r.name}: done, Dice " + ', '.join(
+        f"{s} {k} {v['dice_mean']:.3f}" for s in SPLITS for k, v in (record_metrics(rec, s) or {}).items()), flush=True)
+
+def _lacks(rec:dict, splits:list) -> list:
+    "The splits of `splits` a record holds no per-volume results for (records written before they were kept, or before a test split existed)."
+    return [s for s in splits if s not in rec.get('volumes', {})]
+
+def complete_records(out, # a study folder
+                     rows:list, # `_status` of its plan
+                     verbose:bool=True # progress lines
+                    ) -> list:
+    "Evaluate again, from their run folders, the finished runs whose records lack a split the data has (test) or its per-volume results; returns their names."
+    out, done, gone = Path(out), [], []
+    for r in (r for r in rows if r.state == 'done'):
+        splits = ['val'] + (['test'] if open_dataset(resolve_data(r.cfg), r.cfg.dataset).test_names else [])
+        rec = read_record(out/'records'/f'{r.name}.json')
+        if rec is None or not _lacks(rec, splits): continue
+        run = out/'runs'/r.name
+        if not ((run/'config.json').exists() and any(run.glob('*.pth'))): gone.append(r.name); continue
+        if not claim_run(out, r.name): continue
+        try:
+            _retarget(run, r.cfg.data)
+            ev = evaluate_splits(run, verbose=False)
+            _write_record(out, rec | {'volumes': {s: e['volumes'] for s, e in ev.items()}}
+                                    | ({'test': _nets(ev['test'])} if 'test' in ev else {}))
+            log_event(out, r.name, 'evaluated', splits=list(ev)); done.append(r.name)
+            if verbose: print(f"[{time.strftime('%H:%M:%S')}] {r.name}: evaluated again on {', '.join(ev)}", flush=True)
+        finally: release_run(out, r.name)
+    if gone: say(f"{out}: {len(gone)} records lack per-volume or test results and their run folders are gone "
+                 f"({', '.join(gone)}): they are summarised with what they hold")
+    return done
 
 # %% ../nbs/13_study.ipynb #fb9d2dd2
 def pretrained_copies(out, # a study folder
@@ -664,7 +744,7 @@ def run_study(out, # the study folder
               methods='unet-ls,mcsc', # methods, a list or 'a,b'
               labelled=None, # labelled settings, e.g. '3,7' or ['23s'] (default: the preset's)
               seeds='0,1,2', # seeds, e.g. '0,1,2'
-              split:str='val', # where each run's best checkpoints are evaluated
+              subsets='0', # labelled subsets, e.g. '0,1,2' (0: the benchmark's first patients)
               iters:int|None=None, # training iterations of every run (default: the preset's)
               sets=None, # other settings of every run: {'key': value} or ['key=value']
               data=None, # dataset folder (default: the preset's); not part of the plan
@@ -677,39 +757,40 @@ def run_study(out, # the study folder
     out, data = Path(out), None if data is None else str(data)
     if runs is not None and not dry_run: link_runs(out, runs)
     lab = labelled if labelled is not None else str(PRESETS.get(preset, {}).get('labelled', MCSCConfig.labelled))
-    plan = StudyPlan(preset, methods, lab, seeds, split, iters, sets or {})
+    plan = StudyPlan(preset, methods, lab, subsets, seeds, iters, sets or {})
     rows = _status(out, plan, data)
-    _check_data(rows[0][4]); check_pretrained_file(rows[0][4])      # missing data or unusable Swin weights fail before anything trains
-    if (note := pretrained_copies(out, rows[0][4])): say(note)
+    _check_data([r.cfg for r in rows]); check_pretrained_file(rows[0].cfg)  # bad data or unusable Swin weights fail before anything trains
+    if (note := pretrained_copies(out, rows[0].cfg)): say(note)
     if dry_run:
-        todo = {r[1]: r[4] for r in rows if r[5] != 'done'}
+        todo = {r.method: r.cfg for r in rows if r.state != 'done'}
         speeds = {m: measure_speed(cfg) for m, cfg in todo.items()}
         print(f"plan: {len(rows)} runs in {out}"); print_plan(rows, speeds)
         return study_results(read_records(out)) if (out/'records').exists() else study_results([])
     _check_plan(out, plan, force)
+    evaluated = complete_records(out, rows, verbose)
     trained, busy = [], []
-    for name, m, l, s, cfg, state, it in rows:
-        if state == 'done': continue
-        if not claim_run(out, name): busy.append(name); continue
+    for r in rows:
+        if r.state == 'done': continue
+        if not claim_run(out, r.name): busy.append(r.name); continue
         try:
-            if _record_matches(out/'records'/f'{name}.json', cfg, split): continue   # another worker finished it
-            it = _resumable(out/'runs'/name, cfg)
-            _run_one(out, name, m, l, s, cfg, 'new' if it is None else 'resume', split, verbose, it or 0)
-            trained.append(name)
-        finally: release_run(out, name)
+            if _record_matches(out/'records'/f'{r.name}.json', r.cfg): continue   # another worker finished it
+            it = _resumable(out/'runs'/r.name, r.cfg)
+            _run_one(out, r._replace(state='new' if it is None else 'resume', it=it or 0), verbose)
+            trained.append(r.name)
+        finally: release_run(out, r.name)
     if busy and verbose: print(f"left to the processes training them: {', '.join(busy)}")
     res = finish_study(out, plan.methods, verbose)
-    res.attrs['trained'], res.attrs['busy'] = trained, busy
+    res.attrs['trained'], res.attrs['busy'], res.attrs['evaluated'] = trained, busy, evaluated
     return res
 
 # %% ../nbs/13_study.ipynb #78708d3e
 @call_parse
-def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long, synapse or synapse-demo
+def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long, acdc-12k, synapse or synapse-demo
                  methods:str='unet-ls,mcsc', # comma-separated methods
                  labelled:str=None, # comma-separated labelled settings: patients (7) or slices (23s); default the preset's
                  seeds:str='0,1,2', # comma-separated seeds
                  out:str=None, # the study folder (default: studies/<preset>)
-                 split:str='val', # val or test: where runs are evaluated
+                 subsets:str='0', # comma-separated labelled subsets: 0 the benchmark's first patients, 1 the next group, ...
                  iters:int=None, # training iterations of every run
                  set:Annotated[str, dict(nargs='*')]=None, # key=value overrides of every run's settings
                  data:str=None, # dataset folder (default: the preset's)
@@ -721,9 +802,9 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-lon
                  quiet:bool=False, # no summary printed
                  debug:bool=False # show the traceback of an error
                 ):
-    "Train several methods x labelled settings x seeds, resumable, and summarise them as mean ± sd over seeds."
+    "Train several methods x labelled settings x subsets x seeds, resumable, evaluate them on validation and test, and summarise them."
     overrides = list(set or []) + (['amp=true'] if amp else []) + ([f'pretrained={pretrained}'] if pretrained else [])
-    cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, split,
+    cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, subsets,
                                                   iters, overrides, data, runs, force, dry_run, not quiet), debug)
 
 # %% ../nbs/13_study.ipynb #9781a544
@@ -732,7 +813,7 @@ def long_study_table(records:list, # records of one labelled setting (`read_reco
                      oracle:str|None='cps-oracle' # the oracle check's method (None: no recovered share)
                     ) -> pd.DataFrame:
     "Per method: runs, first network's and partner's Dice (%, mean ± sd), late gain (points), and the share of the oracle's gain recovered."
-    per_run = study_results(records).groupby(['method', 'seed', 'net'], sort=False).dice.mean().unstack('net') * 100
+    per_run = study_results(records, 'val').groupby(['method', 'seed', 'net'], sort=False).dice.mean().unstack('net') * 100
     gain = convergence_table(records).groupby('method', sort=False).late_gain.mean()
     means = per_run.cnn.groupby(level='method', sort=False).mean()
     base = means.get(baseline, np.nan)

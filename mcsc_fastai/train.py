@@ -27,11 +27,12 @@ from fastai.torch_core import rank_distrib, distrib_barrier
 
 # %% auto #0
 __all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'AMP_UNAVAILABLE',
-           'preset_data', 'preset_config', 'previous_path', 'check_checkpoint', 'atomic_save', 'load_checkpoint',
-           'load_first', 'rng_state', 'set_rng_state', 'write_history', 'RunFolderCallback', 'log_line', 'resolve_data',
-           'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file', 'pretrained_sha256',
-           'check_pretrained', 'pretrained_summary', 'run_precision', 'apply_precision', 'quiet_learner', 'train_run',
-           'read_json', 'load_run_config', 'plot_history', 'split_volumes', 'load_best', 'evaluate_run', 'save_overlay',
+           'VOLUME_COLUMNS', 'preset_data', 'preset_config', 'previous_path', 'check_checkpoint', 'atomic_save',
+           'load_checkpoint', 'load_first', 'rng_state', 'set_rng_state', 'write_history', 'RunFolderCallback',
+           'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file',
+           'pretrained_sha256', 'check_pretrained', 'pretrained_summary', 'run_precision', 'apply_precision',
+           'quiet_learner', 'train_run', 'read_json', 'load_run_config', 'plot_history', 'split_volumes', 'load_best',
+           'evaluate_run', 'volume_table', 'volume_frame', 'run_splits', 'evaluate_splits', 'save_overlay',
            'parse_labelled', 'mcsc_train', 'mcsc_eval']
 
 # %% ../nbs/10_train.ipynb #10cc392d
@@ -56,8 +57,9 @@ PRESETS = {
 }
 PRESETS['acdc-study'] = PRESETS['acdc-cpu'] | dict(iters=2000, eval_every=200)  # the protocol of the real-ACDC study (13_study)
 PRESETS['acdc-long'] = PRESETS['acdc-study'] | dict(labelled=3, iters=6000, amp=True)  # the long study at 3 labelled patients (13_study)
+PRESETS['acdc-12k'] = PRESETS['acdc-long'] | dict(iters=12000)  # the same at the length where the two-network methods converge (13_study)
 PRESETS['synapse-demo'] = PRESETS['demo'] | dict(dataset='synapse', n_classes=9, labelled=2)  # the CT phantom, 2 of 10 training cases labelled
-PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'acdc-study': 'ACDC', 'acdc-long': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
+PRESET_DATA = {'acdc': 'ACDC', 'acdc-cpu': 'ACDC', 'acdc-study': 'ACDC', 'acdc-long': 'ACDC', 'acdc-12k': 'ACDC', 'synapse': 'Synapse'}  # folder under MCSC_DATA (else ./data)
 
 def preset_data(preset:str) -> str|None:
     "The default dataset folder of a preset: `$MCSC_DATA/<name>` if present, else `data/<name>`."
@@ -218,7 +220,7 @@ def run_dls(cfg:MCSCConfig): # run settings
     "The two-stream loaders of a run."
     one_net = cfg.method in ('unet-fs', 'unet-ls')
     return mcsc_dls(resolve_data(cfg), labelled=None if cfg.method == 'unet-fs' else cfg.labelled,
-                    labelled_slices=cfg.labelled_slices, bs=cfg.bs,
+                    labelled_slices=cfg.labelled_slices, subset=cfg.subset, bs=cfg.bs,
                     labelled_bs=cfg.bs if one_net else cfg.labelled_bs, size=cfg.size, aug=cfg.aug,
                     num_workers=cfg.num_workers, seed=cfg.seed, epoch_len=cfg.eval_every, all_labels=cfg.oracle_cps)
 
@@ -470,11 +472,38 @@ def evaluate_run(run, # a run folder
                                size=size, nets=[net], legacy=legacy))
     df = pd.concat(frames, ignore_index=True); df.attrs = frames[0].attrs
     paths = write_tables(df, layout.classes, run, stem=f'metrics_{split}')
-    res = dict(split=split, legacy=legacy, **metrics_json(df))
+    res = dict(split=split, legacy=legacy, **metrics_json(df), volumes=volume_table(df, layout))
     for p in (run/'metrics.json', run/f'metrics_{split}.json'): atomic_write(p, json.dumps(res, indent=2).encode())
     if verbose: print(f"{split} volumes ({len(vols)}):\n" + paths['summary_md'].read_text())
     save_overlay(load_best(model, run, model.net_names[0]), run/f'overlay_{split}.png', vols[0], cfg)
     return res
+
+VOLUME_COLUMNS = ['net', 'patient', 'volume', 'class', 'dice', 'hd95', 'asd', 'missed']  # a record's per-volume table
+
+def volume_table(df:pd.DataFrame, # `evaluate`'s per-volume table
+                 layout # the dataset (its `patient_of` names each volume's patient)
+                ) -> dict:
+    "Per network, volume and class the metrics a paired comparison needs, compact for JSON: {'columns': [...], 'data': [[...], ...]}."
+    t = pd.DataFrame(dict(net=df.net, patient=df.volume.map(layout.patient_of), volume=df.volume, **{'class': df.class_name},
+                          dice=df.dice, hd95=df.hd95, asd=df.asd, missed=df.missed.astype(bool)), columns=VOLUME_COLUMNS)
+    return json.loads(t.to_json(orient='split', index=False, double_precision=6))
+
+def volume_frame(table:dict # `volume_table`'s output (as a record stores it)
+                ) -> pd.DataFrame:
+    "A stored per-volume table as a DataFrame."
+    return pd.DataFrame(table['data'], columns=table['columns']).astype({'dice': float, 'hd95': float, 'asd': float})
+
+def run_splits(run # a run folder
+              ) -> list:
+    "The splits a finished run is evaluated on: 'val', and 'test' when its dataset lists test volumes."
+    cfg = load_run_config(run)
+    return ['val'] + (['test'] if open_dataset(resolve_data(cfg), cfg.dataset).test_names else [])
+
+def evaluate_splits(run, # a run folder
+                    verbose:bool=True # print each split's table
+                   ) -> dict:
+    "`evaluate_run` on validation, then on test when there is one (each network's validation-selected best checkpoint): split -> result."
+    return {s: evaluate_run(run, split=s, verbose=verbose) for s in run_splits(run)}
 
 def save_overlay(model, path, volume:Volume, cfg:MCSCConfig):
     "Image / ground truth / each network's prediction on a few slices of `volume`, as a PNG."
@@ -493,18 +522,18 @@ def parse_labelled(s:str|None) -> dict:
 
 # %% ../nbs/10_train.ipynb #2e2b707b
 def _train_and_evaluate(cfg:MCSCConfig, out:Path, resume:bool, show_progress:bool|None, deterministic:bool, **dist_kw):
-    "What `mcsc-train` does once its options are read: train, then evaluate on test (else validation) volumes (rank 0)."
+    "What `mcsc-train` does once its options are read: train, then evaluate on the validation and test volumes (rank 0)."
     t0 = time.time()
     train_run(cfg, out, resume=resume, show_progress=show_progress, deterministic=deterministic, **dist_kw)
     if rank_distrib() > 0: return                  # a data-parallel run: rank 0 reports and evaluates
     print(f"trained in {time.time() - t0:.0f} s -> {out}")
-    layout = open_dataset(resolve_data(load_run_config(out)), cfg.dataset)
-    evaluate_run(out, split='test' if layout.test_names else 'val')
+    evaluate_splits(out)
 
 @call_parse
-def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long, synapse or synapse-demo
+def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long, acdc-12k, synapse or synapse-demo
                method:str='mcsc', # unet-fs, unet-ls, cct, cps, cts, mcsc, mcsc-legacy or mcsc-cnn
                labelled:str=None, # labelled patients (7) or slices (23s)
+               subset:int=None, # which group of that many consecutive patients (slices) is labelled: 0 the benchmark's first (default), 1 the next, ...
                iters:int=None, # training iterations
                bs:int=None, # slices per batch
                labelled_bs:int=None, # labelled slices per batch
@@ -524,7 +553,7 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long,
     "Train a method of the MCSC paper into a run folder, then evaluate it."
     def work():
         cfg = preset_config(preset, method, iters=iters, bs=bs, labelled_bs=labelled_bs, size=size, data=data,
-                            seed=seed, amp=amp or None, pretrained=pretrained, **parse_labelled(labelled))
+                            seed=seed, amp=amp or None, pretrained=pretrained, subset=subset, **parse_labelled(labelled))
         if cfg.iters > 0 and cfg.iters % cfg.eval_every:   # --iters that the preset's validation interval does not divide: its largest divisor below it
             cfg = replace(cfg, eval_every=next(d for d in range(min(cfg.eval_every, cfg.iters), 0, -1) if cfg.iters % d == 0))
         warning = None if resume else pretrained_warning(preset, cfg)

@@ -192,8 +192,32 @@ def test_real_acdc_cli_check():
     res = cli('check', ACDC, '--labelled', 7, '--json')
     assert res.returncode == 0, res.stderr
     s = json.loads(res.stdout)
-    assert (s['layout'], s['n_classes'], s['n_train_slices'], s['n_val_volumes'], s['n_test_volumes']) == ('acdc', 4, 1312, 20, 0)
+    assert (s['layout'], s['n_classes'], s['n_train_slices'], s['n_val_volumes'], s['n_test_volumes']) == ('acdc', 4, 1312, 20, 40)
     assert (s['n_labelled_slices'], s['n_labelled_patients'], s['problems'], s['checked']) == (136, 7, [], 'all')
+
+BENCHMARK_FIRST_SIX = ['patient099', 'patient038', 'patient050', 'patient100', 'patient058', 'patient021']  # train_slices.list order
+
+@needs_acdc
+def test_real_acdc_subset_1_labels_the_next_three_patients():
+    res = cli('check', ACDC, '--labelled', 3, '--subset', 1, '--quick')
+    assert res.returncode == 0, res.stderr
+    n = sum(n.split('_')[0] in BENCHMARK_FIRST_SIX[3:] for n in ACDCLayout(ACDC).train_names)   # 54: fewer slices than the first three's 68
+    assert f'labelled (subset 1): {n} slices of 3 patients: patient100, patient058, patient021' in res.stdout, res.stdout
+    pool = mcsc_dls(ACDC, labelled=3, subset=1, size=32, num_workers=0, device='cpu', cache=False).train.dataset
+    patient = lambda n: n.split('_')[0]
+    labelled, unlabelled = pool.names[:pool.n_labelled], pool.names[pool.n_labelled:]
+    assert list(dict.fromkeys(map(patient, labelled))) == BENCHMARK_FIRST_SIX[3:]
+    assert set(map(patient, unlabelled)).isdisjoint(BENCHMARK_FIRST_SIX[3:]) and set(BENCHMARK_FIRST_SIX[:3]) <= set(map(patient, unlabelled))
+    assert sorted(pool.names) == sorted(ACDCLayout(ACDC).train_names)          # nothing dropped, nothing added
+    # every labelled slice of patients 4-6, and only those
+    assert labelled == [n for n in ACDCLayout(ACDC).train_names if patient(n) in BENCHMARK_FIRST_SIX[3:]]
+
+@needs_acdc
+def test_real_acdc_subset_past_the_list_is_one_line():
+    res = run_tool('mcsc-train', '--preset', 'acdc-12k', '--method', 'unet-ls', '--subset', 23, '--out', 'nowhere-run')
+    assert res.returncode == 2 and not Path('nowhere-run').exists()
+    assert res.stderr.splitlines() == [f"mcsc-train: error: {ACDC/'train_slices.list'}: labelled subset 23 of 3 patients: "
+                                       "the list holds 70 patients, so subsets 0..22"], res.stderr
 
 @needs_acdc
 def test_real_acdc_labelled_counts():

@@ -37,7 +37,7 @@ def test_a_killed_study_finishes_the_rest(phantom, tmp_path):
     assert sorted(p.name for p in records.glob('*.json')) == ['cts-l2-s0.json', 'cts-l2-s1.json', 'unet-ls-l2-s0.json', 'unet-ls-l2-s1.json']
     import pandas as pd
     rows = pd.read_csv(out/'results.csv')
-    assert len(rows) == 2*3 + 2*2*3 and set(rows.method) == {'unet-ls', 'cts'}
+    assert len(rows) == 2 * (2*3 + 2*2*3) and set(rows.method) == {'unet-ls', 'cts'} and set(rows.split) == {'test', 'val'}
     again = subprocess.run([sys.executable, '-c', STUDY, str(phantom), str(out)], capture_output=True, text=True, timeout=900)
     assert json.loads(again.stdout.strip().splitlines()[-1]) == []   # a third start trains nothing
 
