@@ -24,14 +24,15 @@ from .train import *
 from fastcore.basics import ifnone
 
 # %% auto #0
-__all__ = ['PLAN_FIELDS', 'PLAN_DEFAULTS', 'RUN_KEYS', 'RECORD_KEYS', 'SPLITS', 'RESULT_COLUMNS', 'SPLIT_TITLES',
+__all__ = ['PLAN_FIELDS', 'PLAN_DEFAULTS', 'RUN_KEYS', 'RECORD_KEYS', 'SPLITS', 'RESULT_COLUMNS', 'SPLIT_TITLES', 'PAIR_KEYS',
            'CONVERGED_GAIN', 'LATE_SHARE', 'parse_sets', 'StudyPlan', 'run_name', 'make_record', 'read_record',
            'read_records', 'record_metrics', 'record_volumes', 'study_results', 'summarise', 'summary_markdown',
-           'plot_study', 'combine_studies', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
+           'plot_study', 'combine_studies', 'volume_results', 'paired_differences', 'paired_stats', 'paired_table',
+           'paired_markdown', 'plot_paired', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
            'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
-           'estimate_seconds', 'same_config', 'PlannedRun', 'print_plan', 'machines_text', 'finish_study', 'claim_run',
-           'release_run', 'link_runs', 'log_event', 'study_events', 'complete_records', 'pretrained_copies',
-           'run_study', 'mcsc_compare', 'long_study_table']
+           'estimate_seconds', 'same_config', 'PlannedRun', 'print_plan', 'machines_text', 'paired_section',
+           'finish_study', 'claim_run', 'release_run', 'link_runs', 'log_event', 'study_events', 'complete_records',
+           'pretrained_copies', 'run_study', 'mcsc_compare', 'long_study_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'subsets', 'seeds', 'iters', 'sets') # what defines a study
@@ -286,6 +287,150 @@ def combine_studies(folders:dict, # study folder -> new method name (None: keep 
             if labelled is not None and r['labelled'] != str(labelled): continue
             out.append(r if name is None else dict(r, method=name, name=run_name(name, r['labelled'], r['seed'], r.get('subset', 0))))
     return out
+
+# %% ../nbs/13_study.ipynb #43e51367
+PAIR_KEYS = ['labelled', 'subset', 'seed']   # a run is paired with the baseline's run of the same labelled setting, subset and seed
+
+def volume_results(records:list, # `read_records` (records holding per-volume results)
+                   split:str='test', # 'test' or 'val'
+                   net:str='cnn' # the network compared (the first network, a U-Net in every method)
+                  ) -> pd.DataFrame:
+    "One row per run and volume: the run's method and keys, the volume's patient, its Dice and HD95 averaged over the structures."
+    cols, frames = ['run', 'method', *PAIR_KEYS, 'patient', 'volume', 'dice', 'hd95'], []
+    for r in records:
+        t = record_volumes(r, split)
+        if t is None: continue
+        t = t[t.net == net].groupby(['patient', 'volume'], sort=False)[['dice', 'hd95']].mean().reset_index()
+        frames.append(t.assign(run=r['name'], method=r['method'], labelled=str(r['labelled']),
+                               subset=int(r.get('subset', 0)), seed=int(r['seed'])))
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+def _pair(ga:pd.DataFrame, gb:pd.DataFrame) -> pd.DataFrame:
+    "Volume by volume, run `ga` minus run `gb`; a ValueError naming the volumes one of them lacks."
+    (ra,), (rb,) = ga.run.unique(), gb.run.unique()
+    for x, y, rx in ((ga, gb, rb), (gb, ga, ra)):
+        lack = sorted(set(x.volume) - set(y.volume))
+        if lack: raise ValueError(f"{ra} and {rb} were not evaluated on the same volumes: {rx} lacks {len(lack)} "
+                                  f"({', '.join(lack[:3])}{', ...' if len(lack) > 3 else ''})")
+    m = ga.merge(gb[['volume', 'dice', 'hd95']], on='volume', suffixes=('', '_base'))
+    return m.assign(dice=m.dice - m.dice_base, hd95=m.hd95 - m.hd95_base, baseline_run=rb).drop(columns=['dice_base', 'hd95_base'])
+
+def paired_differences(volumes:pd.DataFrame, # `volume_results`
+                       method:str, # the method compared
+                       baseline:str='unet-ls', # what it is compared with
+                       strict:bool=True # a run without a baseline run of its keys is an error (else left out, listed in attrs['unpaired'])
+                      ) -> pd.DataFrame:
+    "Per volume, `method` minus `baseline` in the runs of the same labelled setting, subset and seed (Dice and HD95)."
+    a, b = volumes[volumes.method == method], volumes[volumes.method == baseline]
+    if a.empty: raise ValueError(f"paired statistics: no per-volume results of {method!r}")
+    base = {k: g for k, g in b.groupby(PAIR_KEYS, sort=False)}
+    frames, unpaired = [], []
+    for k, ga in a.groupby(PAIR_KEYS, sort=False):
+        if k in base: frames.append(_pair(ga, base[k])); continue
+        if strict: raise ValueError(f"paired statistics: {ga.run.iloc[0]} has no {baseline} run of labelled {k[0]}, "
+                                    f"subset {k[1]} and seed {k[2]} to pair with")
+        unpaired.append(ga.run.iloc[0])
+    out = pd.concat(frames, ignore_index=True) if frames else a.iloc[:0].assign(baseline_run=None)
+    out.attrs['unpaired'] = unpaired
+    return out
+
+# %% ../nbs/13_study.ipynb #977273fa
+from scipy import stats
+
+def _mean_of_run_means(*runs, axis=-1):
+    "The mean over runs of each run's mean (vectorised for `scipy.stats.bootstrap`)."
+    return np.mean([r.mean(axis=axis) for r in runs], axis=0)
+
+def paired_stats(diffs:pd.DataFrame, # `paired_differences`
+                 col:str='dice', # 'dice' or 'hd95'
+                 confidence:float=0.95, # the interval's level
+                 n_resamples:int=9999, # bootstrap and permutation resamples
+                 seed:int=0 # their random state (the figures are reproducible)
+                ) -> dict:
+    "Mean difference, its bootstrap interval (patients resampled within each run) and the sign-flip permutation p-value (NaN with one patient in a run)."
+    per_patient = diffs.groupby(PAIR_KEYS + ['patient'], sort=False)[col].mean().dropna()   # a patient's frames move together
+    runs = [g.to_numpy() for _, g in per_patient.groupby(level=PAIR_KEYS, sort=False)]
+    if not runs: raise ValueError(f"paired statistics: no paired {col} values")
+    est = float(_mean_of_run_means(*runs))
+    if min(map(len, runs)) < 2:   # a run with one patient cannot be resampled: no interval
+        return dict(diff=est, low=np.nan, high=np.nan, p=np.nan, runs=len(runs), patients=len(per_patient),
+                    volumes=int(diffs[col].notna().sum()), better=int((diffs[col] > 0).sum()))
+    ci = stats.bootstrap(runs, _mean_of_run_means, n_resamples=n_resamples, vectorized=True, paired=False,
+                         confidence_level=confidence, method='percentile', random_state=seed).confidence_interval
+    p = stats.permutation_test((np.concatenate(runs),), np.mean, permutation_type='samples', vectorized=True,
+                               n_resamples=n_resamples, random_state=seed).pvalue
+    return dict(diff=est, low=float(ci.low), high=float(ci.high), p=float(p), runs=len(runs), patients=len(per_patient),
+                volumes=int(diffs[col].notna().sum()), better=int((diffs[col] > 0).sum()))
+
+# %% ../nbs/13_study.ipynb #ac0d7c48
+def _verdict(low:float, high:float) -> str:
+    "What a Dice interval says: 'beats' (above 0), 'worse' (below 0) or 'not shown'."
+    return 'beats' if low > 0 else 'worse' if high < 0 else 'not shown'
+
+def paired_table(records:list, # `read_records` (several studies: `combine_studies`)
+                 baseline:str='unet-ls', # the method every other is compared with
+                 split:str='test', # the volumes compared
+                 net:str='cnn', # the network compared
+                 methods:list|None=None, # methods and their order (default: all but the baseline, as they come)
+                 strict:bool=True # a run without a baseline run of its keys is an error (else listed in attrs['unpaired'])
+                ) -> pd.DataFrame:
+    "Each method minus `baseline`, pooled over its runs and per subset: Dice (points) and HD95 (pixels) differences, intervals, p-values."
+    vols = volume_results(records, split, net)
+    if baseline not in set(vols.method):
+        raise ValueError(f"paired statistics: no per-volume {split} results of the baseline {baseline!r}")
+    rows, unpaired = [], []
+    for m in methods or [m for m in dict.fromkeys(vols.method) if m != baseline]:
+        d = paired_differences(vols, m, baseline, strict); unpaired += d.attrs['unpaired']
+        subsets = sorted(d.subset.unique())
+        for sub, g in [('all', d)] + ([(k, d[d.subset == k]) for k in subsets] if len(subsets) > 1 else []):
+            if g.empty: continue
+            sd, sh = paired_stats(g, 'dice'), paired_stats(g, 'hd95')
+            rows.append(dict(method=m, subset=str(sub), runs=sd['runs'], volumes=sd['volumes'], better=sd['better'],
+                             dice=100 * sd['diff'], dice_low=100 * sd['low'], dice_high=100 * sd['high'], dice_p=sd['p'],
+                             hd95=sh['diff'], hd95_low=sh['low'], hd95_high=sh['high'], hd95_p=sh['p'],
+                             verdict=_verdict(sd['low'], sd['high'])))
+    t = pd.DataFrame(rows, columns=['method', 'subset', 'runs', 'volumes', 'better', 'dice', 'dice_low', 'dice_high', 'dice_p',
+                                    'hd95', 'hd95_low', 'hd95_high', 'hd95_p', 'verdict'])
+    t.attrs.update(unpaired=unpaired, baseline=baseline, split=split)
+    return t
+
+def paired_markdown(table:pd.DataFrame # `paired_table`
+                   ) -> str:
+    "The paired table as Markdown: differences with their 95 % intervals, p-values, volumes better, verdict."
+    ci = lambda m, lo, hi: f"{m:+.1f} " + ('(too few patients for an interval)' if np.isnan(lo) else f"[{lo:+.1f}, {hi:+.1f}]")
+    t = pd.DataFrame({'subsets': table.subset.tolist(), 'runs': table.runs.tolist(),
+                      'Dice diff, points [95 % CI]': [ci(*r) for r in table[['dice', 'dice_low', 'dice_high']].to_numpy()],
+                      'p (Dice)': [f"{p:.3f}" if p == p else '-' for p in table.dice_p],
+                      'HD95 diff, px [95 % CI]': [ci(*r) for r in table[['hd95', 'hd95_low', 'hd95_high']].to_numpy()],
+                      'p (HD95)': [f"{p:.3f}" if p == p else '-' for p in table.hd95_p],
+                      'volumes better': [f"{b} of {v}" for b, v in zip(table.better, table.volumes)], 'verdict': table.verdict.tolist()},
+                     index=pd.Index(table.method, name=f"method - {table.attrs.get('baseline', 'baseline')}"))
+    return to_markdown(t)
+
+def plot_paired(records:list, baseline:str='unet-ls', split:str='test', net:str='cnn', methods:list|None=None,
+                path=None # where to save the PNG
+               ):
+    "Each method's per-volume difference from the baseline (dots, coloured by subset) with its pooled 95 % interval, for Dice and HD95."
+    import matplotlib.pyplot as plt
+    t = paired_table(records, baseline, split, net, methods, strict=False)
+    pooled, vols = t[t.subset == 'all'], volume_results(records, split, net)
+    fig, axs = plt.subplots(1, 2, figsize=(max(6, 1.6 * len(pooled)) * 2, 3.6))
+    rng = np.random.default_rng(0)
+    for ax, col, scale, unit in ((axs[0], 'dice', 100, 'Dice, points'), (axs[1], 'hd95', 1, 'HD95, pixels')):
+        for i, row in enumerate(pooled.itertuples()):
+            d = paired_differences(vols, row.method, baseline, strict=False)
+            for k, g in d.groupby('subset'):
+                ax.scatter(i + rng.uniform(-0.25, 0.25, len(g)), scale * g[col], s=8, alpha=0.5, color=plt.cm.tab10(k % 10),
+                           label=f'subset {k}' if i == 0 else None)
+            mid, lo, hi = getattr(row, col), getattr(row, f'{col}_low'), getattr(row, f'{col}_high')
+            ax.errorbar(i, mid, yerr=[[mid - lo], [hi - mid]], fmt='s', color='k', capsize=6, zorder=4)
+        ax.axhline(0, color='grey', lw=1)
+        ax.set_xticks(range(len(pooled)), pooled.method, rotation=20, ha='right')
+        ax.set_ylabel(f'{split}: method - {baseline} ({unit})'); ax.set_title(f'per volume, with the 95 % interval ({unit})')
+    axs[0].legend(fontsize=7)
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=80); plt.close(fig)
+    return fig
 
 # %% ../nbs/13_study.ipynb #6bce1492
 def study_histories(records:list) -> pd.DataFrame:
@@ -575,9 +720,35 @@ def machines_text(records:list) -> str:
     if len(cpus) == 1: return cpus.index[0]
     return ' and '.join(f"{c} ({k} run{'s' * (k > 1)})" for c, k in cpus.items())
 
+def paired_section(records:list, # the study's records
+                   methods:list, # method order
+                   baseline:str|None=None, # asked for (None: `unet-ls` when the study has it)
+                   out:Path|None=None # where paired.json and paired.png go
+                  ) -> str:
+    "The summary's paired comparison on the test volumes ('' when there is none to make); an asked-for baseline that cannot be paired is an error."
+    base = baseline or ('unet-ls' if 'unet-ls' in methods else None)
+    if base is None or not any(record_volumes(r, 'test') is not None for r in records): 
+        if baseline: raise ValueError(f"--baseline {baseline}: the study's records hold no per-volume test results to pair")
+        return ''
+    if baseline and baseline not in {r['method'] for r in records}:
+        raise ValueError(f"--baseline {baseline}: the study has no runs of it (methods: {', '.join(methods)})")
+    try: t = paired_table(records, base, methods=[m for m in methods if m != base], strict=False)
+    except ValueError as e:
+        if baseline: raise
+        return f"\n\nNo paired comparison: {e}.\n"
+    if out is not None:
+        atomic_write(out/'paired.json', lambda f: f.write(t.to_json(orient='records', indent=1).encode()))
+        if len(t): plot_paired(records, base, methods=list(dict.fromkeys(t.method)), path=out/'paired.png')
+    gone = f" Runs without a {base} run of their subset and seed, left out: {', '.join(t.attrs['unpaired'])}." if t.attrs['unpaired'] else ''
+    return (f"\n\n**Paired against `{base}` on the test volumes** (first network; per volume, method minus {base} in the run "
+            f"of the same subset and seed; 95 % bootstrap intervals resampling patients within runs; sign-flip "
+            f"permutation p-values; a method beats {base} only where its Dice interval lies above 0).{gone}\n\n"
+            + (paired_markdown(t) if len(t) else 'No method has a paired run yet.\n'))
+
 def finish_study(out, # a study folder
                  methods:tuple|None=None, # method order in the tables (default: the plan's)
-                 verbose:bool=True # print the summary
+                 verbose:bool=True, # print the summary
+                 baseline:str|None=None # paired statistics against this method (default: `unet-ls` when the study has it)
                 ) -> pd.DataFrame:
     "Rebuild results.csv, summary.json, summary.md and summary.png from the records; returns the results."
     out = Path(out); records = read_records(out)
@@ -603,7 +774,9 @@ def finish_study(out, # a study folder
             + (f" and on the test volumes ({n_test} of the runs)" if n_test else '') + f". {len(records)} runs"
             + (f" of the {len(wanted)} planned (no record: {', '.join(missing)})" if missing else '') + f", {hours:.2f} h of training "
             f"on {machines_text(records)}.\n\n")
-    atomic_write(out/'summary.md', lambda f: f.write((head + summary_markdown(summ, classes, methods or plan.get('methods'))).encode()))
+    order = list(methods or plan.get('methods') or dict.fromkeys(r['method'] for r in records))
+    body = summary_markdown(summ, classes, order) + paired_section(records, order, baseline, out)
+    atomic_write(out/'summary.md', lambda f: f.write((head + body).encode()))
     atomic_write(out/'summary.json', lambda f: f.write(summ.to_json(orient='records', indent=1).encode()))
     plot_study(records, methods or plan.get('methods'), out/'summary.png')
     if (out/'plan.json').exists() and comparison_runs(out):
@@ -751,13 +924,16 @@ def run_study(out, # the study folder
               runs=None, # where the run folders live (default: out/runs); not part of the plan
               force:bool=False, # re-plan a folder that holds another study
               dry_run:bool=False, # print the plan and a time estimate, train nothing
-              verbose:bool=True # progress lines and the summary
+              verbose:bool=True, # progress lines and the summary
+              baseline:str|None=None # paired statistics against this method (default: `unet-ls` when the study has it)
              ) -> pd.DataFrame:
     "Train, evaluate and summarise a study; returns `study_results` (attrs['trained'] lists the runs trained now)."
     out, data = Path(out), None if data is None else str(data)
     if runs is not None and not dry_run: link_runs(out, runs)
     lab = labelled if labelled is not None else str(PRESETS.get(preset, {}).get('labelled', MCSCConfig.labelled))
     plan = StudyPlan(preset, methods, lab, subsets, seeds, iters, sets or {})
+    if baseline and baseline not in plan.methods:
+        raise ValueError(f"--baseline {baseline}: not one of the study's methods ({', '.join(plan.methods)})")
     rows = _status(out, plan, data)
     _check_data([r.cfg for r in rows]); check_pretrained_file(rows[0].cfg)  # bad data or unusable Swin weights fail before anything trains
     if (note := pretrained_copies(out, rows[0].cfg)): say(note)
@@ -779,7 +955,7 @@ def run_study(out, # the study folder
             trained.append(r.name)
         finally: release_run(out, r.name)
     if busy and verbose: print(f"left to the processes training them: {', '.join(busy)}")
-    res = finish_study(out, plan.methods, verbose)
+    res = finish_study(out, plan.methods, verbose, baseline)
     res.attrs['trained'], res.attrs['busy'], res.attrs['evaluated'] = trained, busy, evaluated
     return res
 
@@ -799,13 +975,14 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-lon
                  pretrained:str=None, # every run's Swin weights, as mcsc-train --pretrained: imagenet or a file (part of the plan)
                  force:bool=False, # re-plan a folder that holds another study
                  dry_run:bool=False, # print the plan and a time estimate; train nothing
+                 baseline:str=None, # paired statistics on the test volumes against this method (default: unet-ls when the study has it)
                  quiet:bool=False, # no summary printed
                  debug:bool=False # show the traceback of an error
                 ):
     "Train several methods x labelled settings x subsets x seeds, resumable, evaluate them on validation and test, and summarise them."
     overrides = list(set or []) + (['amp=true'] if amp else []) + ([f'pretrained={pretrained}'] if pretrained else [])
     cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, subsets,
-                                                  iters, overrides, data, runs, force, dry_run, not quiet), debug)
+                                                  iters, overrides, data, runs, force, dry_run, not quiet, baseline), debug)
 
 # %% ../nbs/13_study.ipynb #9781a544
 def long_study_table(records:list, # records of one labelled setting (`read_records`, `combine_studies`)

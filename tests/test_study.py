@@ -51,6 +51,8 @@ def _compare(*args):
     (['--set', 'colour=red'], 'colour'),
     (['--labelled', 'seven'], 'seven'),
     (['--data', '/nonexistent/ACDC'], '/nonexistent/ACDC'),
+    (['--methods', 'unet-ls,mcsc', '--baseline', 'cps'], '--baseline cps: not one of the study'),
+    (['--subsets', '0,-1'], 'subsets [0, -1]'),
 ])
 def test_compare_user_errors_are_one_line(tmp_path, args, words):
     res = _compare('--out', str(tmp_path/'study'), *args)
