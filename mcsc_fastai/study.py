@@ -25,14 +25,14 @@ from fastcore.basics import ifnone
 
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'PLAN_DEFAULTS', 'RUN_KEYS', 'RECORD_KEYS', 'SPLITS', 'RESULT_COLUMNS', 'SPLIT_TITLES', 'PAIR_KEYS',
-           'CONVERGED_GAIN', 'LATE_SHARE', 'parse_sets', 'StudyPlan', 'run_name', 'make_record', 'read_record',
-           'read_records', 'record_metrics', 'record_volumes', 'study_results', 'summarise', 'summary_markdown',
-           'plot_study', 'combine_studies', 'volume_results', 'paired_differences', 'paired_stats', 'paired_table',
-           'paired_markdown', 'plot_paired', 'study_histories', 'exposure_table', 'late_gain', 'convergence_table',
-           'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison', 'measure_speed',
-           'estimate_seconds', 'same_config', 'PlannedRun', 'print_plan', 'machines_text', 'paired_section',
-           'finish_study', 'claim_run', 'release_run', 'link_runs', 'log_event', 'study_events', 'complete_records',
-           'pretrained_copies', 'run_study', 'mcsc_compare', 'long_study_table']
+           'CONVERGED_GAIN', 'LATE_SHARE', 'PAPER_R1_3_CASES', 'parse_sets', 'StudyPlan', 'run_name', 'make_record',
+           'read_record', 'read_records', 'record_metrics', 'record_volumes', 'study_results', 'summarise',
+           'summary_markdown', 'plot_study', 'combine_studies', 'volume_results', 'paired_differences', 'paired_stats',
+           'paired_table', 'paired_markdown', 'plot_paired', 'study_histories', 'exposure_table', 'late_gain',
+           'convergence_table', 'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison',
+           'measure_speed', 'estimate_seconds', 'same_config', 'PlannedRun', 'print_plan', 'machines_text',
+           'paired_section', 'finish_study', 'claim_run', 'release_run', 'link_runs', 'log_event', 'study_events',
+           'complete_records', 'pretrained_copies', 'run_study', 'mcsc_compare', 'long_study_table', 'yardstick_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'subsets', 'seeds', 'iters', 'sets') # what defines a study
@@ -288,7 +288,7 @@ def combine_studies(folders:dict, # study folder -> new method name (None: keep 
             out.append(r if name is None else dict(r, method=name, name=run_name(name, r['labelled'], r['seed'], r.get('subset', 0))))
     return out
 
-# %% ../nbs/13_study.ipynb #43e51367
+# %% ../nbs/13_study.ipynb #328d27cf
 PAIR_KEYS = ['labelled', 'subset', 'seed']   # a run is paired with the baseline's run of the same labelled setting, subset and seed
 
 def volume_results(records:list, # `read_records` (records holding per-volume results)
@@ -334,7 +334,7 @@ def paired_differences(volumes:pd.DataFrame, # `volume_results`
     out.attrs['unpaired'] = unpaired
     return out
 
-# %% ../nbs/13_study.ipynb #977273fa
+# %% ../nbs/13_study.ipynb #ddd3061d
 from scipy import stats
 
 def _mean_of_run_means(*runs, axis=-1):
@@ -362,7 +362,7 @@ def paired_stats(diffs:pd.DataFrame, # `paired_differences`
     return dict(diff=est, low=float(ci.low), high=float(ci.high), p=float(p), runs=len(runs), patients=len(per_patient),
                 volumes=int(diffs[col].notna().sum()), better=int((diffs[col] > 0).sum()))
 
-# %% ../nbs/13_study.ipynb #ac0d7c48
+# %% ../nbs/13_study.ipynb #e35c3409
 def _verdict(low:float, high:float) -> str:
     "What a Dice interval says: 'beats' (above 0), 'worse' (below 0) or 'not shown'."
     return 'beats' if low > 0 else 'worse' if high < 0 else 'not shown'
@@ -1004,3 +1004,31 @@ def long_study_table(records:list, # records of one labelled setting (`read_reco
                    'late gain': round(gain[m], 1), "oracle's gain recovered": '' if np.isnan(share) else f'{100 * share:.0f} %'}
     t = pd.DataFrame.from_dict(rows, orient='index'); t.index.name = 'method'
     return t
+
+# %% ../nbs/13_study.ipynb #e7c239f4
+PAPER_R1_3_CASES = {'unet-ls': (51.2, 31.2), 'cct': (58.6, 27.9), 'cps': (60.3, 25.5), 'cts': (65.6, 16.2),
+                    'mcsc': (73.6, 10.5)}  # the paper's Table R1 (ACDC test split), 3 labelled cases: mean Dice %, mean HD95
+
+def yardstick_table(records:list, # `combine_studies` of a grid (the oracle under its own method name)
+                    subset:int=0, # the labelled subset shown
+                    baseline:str='unet-ls', # the labelled-only method
+                    oracle:str|None='cps-oracle', # the oracle's method name (None: no share)
+                    methods:list|None=None # row order (default: as they come)
+                   ) -> pd.DataFrame:
+    "Per method, on one subset: runs, mean test Dice (%) and HD95 of the first network, the paper's 3-case column, the oracle's gain recovered."
+    res = study_results([r for r in records if int(r.get('subset', 0)) == subset], 'test')
+    runs = res[res.net == 'cnn'].groupby(['method', 'run'], sort=False)[['dice', 'hd95']].mean()
+    vols, rows = volume_results(records), {}
+    orc = paired_stats(paired_differences(vols, oracle, baseline, strict=False))['diff'] if oracle in set(vols.method) else np.nan
+    for m, g in runs.groupby(level='method', sort=False):
+        share = np.nan
+        if m not in (baseline, oracle) and orc > 0:
+            d = paired_differences(vols, m, baseline, strict=False)
+            d = d[d.subset.isin(vols[vols.method == oracle].subset.unique())]   # the subsets where the oracle ran
+            if len(d): share = paired_stats(d)['diff'] / orc
+        paper = PAPER_R1_3_CASES.get(m)
+        rows[m] = {'runs': len(g), 'test Dice': _pm(100 * g.dice.mean(), 100 * g.dice.std()), 'test HD95': _pm(g.hd95.mean(), g.hd95.std()),
+                   'paper (Table R1, 3 cases)': f'{paper[0]} / {paper[1]}' if paper else '',
+                   "oracle's gain recovered": '' if np.isnan(share) else f'{100 * share:.0f} %'}
+    t = pd.DataFrame.from_dict(rows, orient='index'); t.index.name = f'subset {subset}'
+    return t.reindex([m for m in methods if m in t.index]) if methods else t
