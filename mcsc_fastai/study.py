@@ -19,7 +19,7 @@ from .core import *
 from .data import open_dataset, mcsc_dls
 from .metrics import paper_class_order, to_markdown, NET_TITLES
 from .learner import METHODS, mcsc_learner
-from .models import METHOD_NETS, IMAGENET
+from .models import METHOD_NETS, IMAGENET, trusted_checkpoints
 from .train import *
 from fastcore.basics import ifnone
 
@@ -800,12 +800,16 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-lon
                  force:bool=False, # re-plan a folder that holds another study
                  dry_run:bool=False, # print the plan and a time estimate; train nothing
                  quiet:bool=False, # no summary printed
+                 trust_checkpoint:bool=False, # resume run folders of an earlier version (pickled objects in latest.pth): only ones you made yourself
                  debug:bool=False # show the traceback of an error
                 ):
     "Train several methods x labelled settings x subsets x seeds, resumable, evaluate them on validation and test, and summarise them."
     overrides = list(set or []) + (['amp=true'] if amp else []) + ([f'pretrained={pretrained}'] if pretrained else [])
-    cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, subsets,
-                                                  iters, overrides, data, runs, force, dry_run, not quiet), debug)
+    def work():
+        with trusted_checkpoints(trust_checkpoint, cli=True):
+            return run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, subsets,
+                             iters, overrides, data, runs, force, dry_run, not quiet)
+    cli_errors('mcsc-compare', work, debug)
 
 # %% ../nbs/13_study.ipynb #9781a544
 def long_study_table(records:list, # records of one labelled setting (`read_records`, `combine_studies`)
