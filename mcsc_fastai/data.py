@@ -20,7 +20,7 @@ from fastai.torch_core import default_device
 from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, Volume, data_root, MCSCConfig, cli_errors
 from .synthetic import make_synthetic_acdc, make_synthetic_synapse, write_h5
 from .augment import AUG_MODES, AugParams, augment_pair, transform_pair
-from .nifti import convert_acdc, check_size
+from .nifti import convert_acdc, check_size, SettingError
 
 # %% auto #0
 __all__ = ['NPY_HEADERS', 'QUICK_STRIDE', 'IGNORE_LABEL', 'DATA_COMMANDS', 'check_pair', 'array_header', 'open_arrays',
@@ -70,7 +70,7 @@ def open_arrays(path:Path, # an .h5 or .npz file
     try:
         with opener(path) as f: yield f
     except (OSError, ValueError) as e:
-        if isinstance(e, DataError): raise
+        if isinstance(e, (DataError, SettingError)): raise
         raise DataError(path, f"cannot be read ({e})") from e
 
 def size_arrays(f, path:Path, # an open file (`open_arrays`); its path

@@ -14,10 +14,10 @@ from .synthetic import PHANTOM_SPLIT, write_h5
 
 # %% auto #0
 __all__ = ['NIFTI_EXTRA', 'MAX_SLICES', 'MAX_SLICE_PIXELS', 'LIMIT_VARS', 'NIFTI_SUFFIXES', 'ACDC_FRAMES', 'PATIENT_DIR',
-           'RAW_SUBDIRS', 'PARTIAL_STATE', 'MissingPackageError', 'require_nibabel', 'size_limits', 'available_memory',
-           'check_size', 'is_nifti', 'nifti_stem', 'nifti_dtype', 'open_nifti', 'read_nifti', 'write_nifti',
-           'slice_order', 'to_slices', 'from_slices', 'minmax_normalise', 'read_info', 'find_patients', 'read_frame',
-           'write_tiny_acdc_raw', 'split_sizes', 'split_acdc', 'read_patient', 'convert_acdc']
+           'RAW_SUBDIRS', 'PARTIAL_STATE', 'MissingPackageError', 'require_nibabel', 'SettingError', 'size_limits',
+           'available_memory', 'check_size', 'is_nifti', 'nifti_stem', 'nifti_dtype', 'open_nifti', 'read_nifti',
+           'write_nifti', 'slice_order', 'to_slices', 'from_slices', 'minmax_normalise', 'read_info', 'find_patients',
+           'read_frame', 'write_tiny_acdc_raw', 'split_sizes', 'split_acdc', 'read_patient', 'convert_acdc']
 
 # %% ../nbs/02a_nifti.ipynb #0637a82c
 NIFTI_EXTRA = 'pip install "mcsc_fastai[nifti]"'  # the install command named by the error
@@ -37,11 +37,14 @@ MAX_SLICES = 1024               # slices a volume may have: 5 x Synapse's larges
 MAX_SLICE_PIXELS = 1024 * 1024  # pixels a slice may have: 4 x Synapse's 512 x 512, 4.8 x ACDC's largest (428 x 512)
 LIMIT_VARS = dict(slices='MCSC_MAX_SLICES', pixels='MCSC_MAX_SLICE_PIXELS')  # environment variables that raise the limits
 
+class SettingError(ValueError):
+    "An environment variable of the package holds a value it cannot use; the message names it."
+
 def _env_count(name:str, default:int) -> int:
     "A positive whole number from the environment variable `name`, else `default`."
     value = os.environ.get(name, '').strip()
     if not value: return default
-    if not value.isdigit() or int(value) < 1: raise ValueError(f"{name}={value!r}: give a whole number of at least 1")
+    if not value.isdigit() or int(value) < 1: raise SettingError(f"{name}={value!r}: give a whole number of at least 1")
     return int(value)
 
 def size_limits() -> tuple:
