@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #e5cda035
 from __future__ import annotations
-import sys, time, random, json as _json
+import sys, time, random, contextlib, json as _json
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -20,12 +20,13 @@ from fastai.torch_core import default_device
 from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, Volume, data_root, MCSCConfig, cli_errors
 from .synthetic import make_synthetic_acdc, make_synthetic_synapse, write_h5
 from .augment import AUG_MODES, AugParams, augment_pair, transform_pair
-from .nifti import convert_acdc
+from .nifti import convert_acdc, check_size, SettingError
 
 # %% auto #0
-__all__ = ['QUICK_STRIDE', 'IGNORE_LABEL', 'DATA_COMMANDS', 'check_pair', 'read_arrays', 'read_list', 'Layout', 'ACDCLayout',
-           'SynapseLayout', 'write_tiny_synapse', 'open_dataset', 'SlicePool', 'collate_slices', 'SliceDL',
-           'TwoStreamDL', 'VolumeSlices', 'show_slices', 'mcsc_dls', 'run_check', 'mcsc_data']
+__all__ = ['NPY_HEADERS', 'QUICK_STRIDE', 'IGNORE_LABEL', 'DATA_COMMANDS', 'check_pair', 'array_header', 'open_arrays',
+           'size_arrays', 'read_arrays', 'read_list', 'Layout', 'ACDCLayout', 'SynapseLayout', 'write_tiny_synapse',
+           'open_dataset', 'SlicePool', 'collate_slices', 'SliceDL', 'TwoStreamDL', 'VolumeSlices', 'show_slices',
+           'mcsc_dls', 'run_check', 'mcsc_data']
 
 # %% ../nbs/03_data.ipynb #fe9b1143
 def check_pair(path, # file the arrays came from (named in errors)
@@ -43,23 +44,54 @@ def check_pair(path, # file the arrays came from (named in errors)
     return image.astype(np.float32, copy=False), label.astype(np.uint8, copy=False)
 
 # %% ../nbs/03_data.ipynb #483a22d4
-def read_arrays(path:Path, # an .h5 or .npz file with `image` and `label`
-                with_label:bool=True, # also read the label
+NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}  # .npy header readers by version
+
+def array_header(f, # an open h5py File or NumPy npz file
+                 key:str # the array's name
+                ) -> tuple:
+    "(shape, dtype) of an array of an open h5 or npz file, from its header: no element is read."
+    if isinstance(f, np.lib.npyio.NpzFile):
+        with f.zip.open(f'{key}.npy') as fp:
+            version = np.lib.format.read_magic(fp)
+            if version not in NPY_HEADERS: raise ValueError(f"array {key!r} is in .npy format {version}, not one of {list(NPY_HEADERS)}")
+            shape, _, dtype = NPY_HEADERS[version](fp)
+        return shape, dtype
+    if not isinstance(f[key], h5py.Dataset): raise ValueError(f"{key!r} is a group, not an array")
+    return f[key].shape, f[key].dtype
+
+@contextlib.contextmanager
+def open_arrays(path:Path, # an .h5 or .npz file
                 listed_in:Path|None=None # list file naming it (for the error message)
-               ) -> tuple:
-    "Read `image` (and `label`) from an SSL4MIS h5 or TransUNet npz file; DataError if missing."
+               ):
+    "An SSL4MIS h5 or TransUNet npz file, open for reading; a DataError naming it when it is missing or cannot be read."
     if not path.exists():
         raise DataError(path, f"listed in {listed_in} but missing" if listed_in else "file is missing")
-    keys = ('image', 'label') if with_label else ('image',)
     opener = np.load if path.suffix == '.npz' else (lambda p: h5py.File(p, 'r'))
     try:
-        with opener(path) as f:
-            missing = [k for k in keys if k not in f]
-            if missing: raise DataError(path, f"missing key {missing[0]!r} (has: {', '.join(sorted(f.keys()))})")
-            arrays = [np.asarray(f[k][()]) for k in keys]
+        with opener(path) as f: yield f
     except (OSError, ValueError) as e:
-        if isinstance(e, DataError): raise
+        if isinstance(e, (DataError, SettingError)): raise
         raise DataError(path, f"cannot be read ({e})") from e
+
+def size_arrays(f, path:Path, # an open file (`open_arrays`); its path
+                keys:tuple, # the arrays to size
+                axis:int=0 # the axis that runs across the slices of a volume
+               ) -> int:
+    "Bytes the arrays `keys` take once read, from their headers; a DataError when one is missing or too large (`check_size`)."
+    missing = [k for k in keys if k not in f]
+    if missing: raise DataError(path, f"missing key {missing[0]!r} (has: {', '.join(sorted(f.keys()))})")
+    return sum(check_size(path, *array_header(f, k), axis=axis, what=f"array {k!r}") for k in keys)
+
+def read_arrays(path:Path, # an .h5 or .npz file with `image` and `label`
+                with_label:bool=True, # also read the label
+                listed_in:Path|None=None, # list file naming it (for the error message)
+                axis:int=0 # the axis that runs across the slices of a volume (for `check_size`)
+               ) -> tuple:
+    "Read `image` (and `label`) from an SSL4MIS h5 or TransUNet npz file, sized before they are read; DataError if missing or too large."
+    keys = ('image', 'label') if with_label else ('image',)
+    with open_arrays(path, listed_in) as f:
+        size_arrays(f, path, keys, axis)
+        arrays = [np.asarray(f[k][()]) for k in keys]
     return arrays[0], (arrays[1] if with_label else None)
 
 # %% ../nbs/03_data.ipynb #70079c40
@@ -409,13 +441,16 @@ def get_idxs(self:TwoStreamDL) -> list:
 # %% ../nbs/03_data.ipynb #65835070
 @patch
 def state_dict(self:TwoStreamDL) -> dict:
-    "The sampling state: generator and the queued rest of both streams' permutations."
-    return dict(rng=self.rng.getstate(), labelled=self._labelled_queue.copy(), unlabelled=self._unlabelled_queue.copy())
+    "The sampling state: generator (a tuple of numbers) and the queued rest of both streams' permutations (tensors)."
+    return dict(rng=self.rng.getstate(), labelled=torch.from_numpy(self._labelled_queue.copy()),
+                unlabelled=torch.from_numpy(self._unlabelled_queue.copy()))
 
 @patch
 def load_state_dict(self:TwoStreamDL, st:dict):
-    "Restore what `state_dict` saved."
-    self.rng.setstate(st['rng']); self._labelled_queue, self._unlabelled_queue = st['labelled'].copy(), st['unlabelled'].copy()
+    "Restore what `state_dict` saved (the queues as tensors, or as the NumPy arrays of earlier versions)."
+    self.rng.setstate(st['rng'])
+    self._labelled_queue, self._unlabelled_queue = (np.array(st[k].numpy() if torch.is_tensor(st[k]) else st[k], dtype=np.int64)
+                                                    for k in ('labelled', 'unlabelled'))
 
 # %% ../nbs/03_data.ipynb #fa7d13e3
 class VolumeSlices:

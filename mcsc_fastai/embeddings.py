@@ -310,12 +310,13 @@ def mcsc_umap(run:str=None, # a run folder written by mcsc-train
               n_slices:int=16, # slices sampled
               method:str='umap', # umap or pca
               label_source:str='gt', # gt or cross
+              trust_checkpoint:bool=False, # load checkpoints that hold pickled objects (run folders of earlier versions): only ones you made yourself
               debug:bool=False # show the traceback of an error
              ):
     "Write UMAP pictures of a run's multi-scale embeddings and their class-consistency scores."
     def work():
         if run is None: raise ValueError("--run: give a run folder written by mcsc-train")
-        return run_embeddings(run, split, n_per_class, n_slices, method, label_source)
+        with trusted_checkpoints(trust_checkpoint, cli=True): return run_embeddings(run, split, n_per_class, n_slices, method, label_source)
     res = cli_errors('mcsc-umap', work, debug)
     for k, v in res['scores'].items(): print(f"{k:>16}: silhouette {v['silhouette']:.3f}  kNN accuracy {v['knn_acc']:.3f}")
     print(f"layouts in {res['layout_s']} s -> {run}")

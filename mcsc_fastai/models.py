@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/models.html.md"""
 
 # %% ../nbs/04_models.ipynb #dd03914d
 from __future__ import annotations
-import re, time, inspect, logging
+import re, time, inspect, logging, pickle, pickletools, zipfile, contextlib
 from pathlib import Path
 from typing import NamedTuple, Callable
 from functools import partial
@@ -19,16 +19,18 @@ from timm.models.swin_transformer import SwinTransformerStage
 from .core import MCSCConfig
 
 # %% auto #0
-__all__ = ['LEAKY_SLOPE', 'SWIN_BUFFERS', 'SWIN_ENCODER', 'IMAGENET', 'IMAGENET_SWIN_T', 'SWIN_T_SHAPE', 'CCT_NOISE',
-           'CCT_DROPOUT', 'CCT_FEATURE_DROP', 'CCT_PERTURBATIONS', 'METHOD_NETS', 'CONTRAST_METHODS', 'CCT_METHODS',
-           'NetOutput', 'n_params', 'conv_bn_act', 'cpu_dropout', 'Dropout', 'conv_block', 'UpBlock', 'seg_head',
-           'check_divisible', 'unet_up_path', 'unet_decode', 'UNet', 'PatchExpand', 'swin_grids', 'swin_blocks',
-           'DecoderStage', 'init_swin_weights', 'set_fused_attn', 'SwinUNet', 'swin_state_dict', 'swin_to_timm_keys',
-           'mirror_to_decoder', 'read_swin_checkpoint', 'load_swin_pretrained', 'swin_shape', 'config_swin_shape',
-           'describe_shape', 'imagenet_misfit', 'imagenet_state_dict', 'fetch_imagenet_swin_t', 'ChannelNorm',
-           'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise', 'random_dropout', 'feature_dropout',
-           'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter', 'reference_ops', 'compare_fwd_bwd',
-           'time_fwd_bwd']
+__all__ = ['LEAKY_SLOPE', 'TRUST_FLAG', 'WEIGHTS_ONLY_REFUSAL', 'SWIN_BUFFERS', 'SWIN_ENCODER', 'IMAGENET', 'IMAGENET_SWIN_T',
+           'RESUMABLE_KEYS', 'PRETRAINED_FILE', 'SWIN_T_SHAPE', 'CCT_NOISE', 'CCT_DROPOUT', 'CCT_FEATURE_DROP',
+           'CCT_PERTURBATIONS', 'METHOD_NETS', 'CONTRAST_METHODS', 'CCT_METHODS', 'NetOutput', 'n_params',
+           'conv_bn_act', 'cpu_dropout', 'Dropout', 'conv_block', 'UpBlock', 'seg_head', 'check_divisible',
+           'unet_up_path', 'unet_decode', 'UNet', 'PatchExpand', 'swin_grids', 'swin_blocks', 'DecoderStage',
+           'init_swin_weights', 'set_fused_attn', 'SwinUNet', 'UnsafeCheckpointError', 'trust_hint',
+           'trusted_checkpoints', 'read_checkpoint', 'swin_state_dict', 'swin_to_timm_keys', 'mirror_to_decoder',
+           'pickled_strings', 'is_resumable_state', 'read_swin_checkpoint', 'load_swin_pretrained', 'swin_shape',
+           'config_swin_shape', 'describe_shape', 'imagenet_misfit', 'imagenet_state_dict', 'fetch_imagenet_swin_t',
+           'ChannelNorm', 'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise', 'random_dropout',
+           'feature_dropout', 'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter', 'reference_ops',
+           'compare_fwd_bwd', 'time_fwd_bwd']
 
 # %% ../nbs/04_models.ipynb #3a4ea8d8
 class NetOutput(NamedTuple):
@@ -310,6 +312,62 @@ def forward(self:SwinUNet, x) -> NetOutput:
     feats = {s: f.permute(0, 3, 1, 2) for s, f in feats.items()}  # NHWC -> NCHW (a view, channels_last strides)
     return NetOutput(self.head(feats[1]), feats)
 
+# %% ../nbs/04_models.ipynb #a62a45ce
+TRUST_FLAG = '--trust-checkpoint'  # the command-line flag that loads checkpoints holding pickled objects
+_trust = dict(trust=False, cli=False)  # set by `trusted_checkpoints`
+
+class UnsafeCheckpointError(ValueError):
+    "A checkpoint holds pickled Python objects, which loading would create by running code; the message names the file."
+    def __init__(self, path, # the checkpoint
+                 found:list # the objects its pickle names, e.g. ['numpy.ndarray']
+                ):
+        self.path, self.found, self.hint = Path(path), sorted(found), trust_hint()   # the hint of where it was raised
+        super().__init__(str(self))
+    def __str__(self):
+        shown = ', '.join(self.found[:3]) + (', ...' if len(self.found) > 3 else '')
+        return (f"{self.path}: holds pickled Python objects ({shown}) that loading would create by running code, so it was "
+                f"not loaded; earlier versions of mcsc_fastai wrote such run folders: if you made this file yourself, {self.hint}")
+
+def trust_hint() -> str:
+    "How to load a checkpoint of your own that holds pickled objects: the flag of the console script running, else `trusted_checkpoints`."
+    return f"rerun with {TRUST_FLAG}" if _trust['cli'] else "load it within `with trusted_checkpoints():`"
+
+@contextlib.contextmanager
+def trusted_checkpoints(trust:bool=True, # False: refuse them, as outside
+                        cli:bool=False # set by a console script that has `TRUST_FLAG`: a refusal names the flag
+                       ):
+    "Within it, `read_checkpoint` also loads checkpoints that hold pickled objects (only for files you made yourself)."
+    before = dict(_trust); _trust.update(trust=trust, cli=cli)
+    try: yield
+    finally: _trust.update(before)
+
+WEIGHTS_ONLY_REFUSAL = 'Weights only load failed'  # how `torch.load(weights_only=True)` starts its refusal
+
+def _unsafe_globals(path) -> list|None:
+    "The Python objects a checkpoint's pickle names, read without unpickling; None for a file that is not a zip checkpoint (the legacy format)."
+    try: return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except ValueError: return None
+
+def _load_weights_only(path):
+    "`torch.load(weights_only=True)` of a legacy-format file, its refusal of a Python object as an `UnsafeCheckpointError`."
+    try: return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        if WEIGHTS_ONLY_REFUSAL not in str(e): raise
+        found = re.findall(r'GLOBAL (\S+) was not an allowed global', str(e))
+        if found: raise UnsafeCheckpointError(path, found) from e
+        detail = re.search(r'WeightsUnpickler error:\s*([^\n]+)', str(e))                 # not a pickle torch.save wrote
+        raise pickle.UnpicklingError(f"not a torch.save file ({detail[1] if detail else 'unreadable'})") from e
+
+def read_checkpoint(path, # a `torch.save` file
+                    trust:bool|None=None # also load one holding pickled objects (None: as `trusted_checkpoints` says)
+                   ):
+    "The contents of a checkpoint, on the CPU, loaded with `weights_only=True`; an `UnsafeCheckpointError` when its pickle names Python objects."
+    unsafe, trusted = _unsafe_globals(path), _trust['trust'] if trust is None else trust
+    if unsafe == []: return torch.load(path, map_location='cpu', weights_only=True)
+    if trusted: return torch.load(path, map_location='cpu', weights_only=False)
+    if unsafe: raise UnsafeCheckpointError(path, unsafe)
+    return _load_weights_only(path)
+
 # %% ../nbs/04_models.ipynb #3d185d2f
 SWIN_BUFFERS = ('relative_position_index', 'attn_mask')  # non-persistent buffers stored by old checkpoints
 SWIN_ENCODER = ('patch_embed.', 'layers.', 'norm.')  # encoder key prefixes shared by timm, Microsoft and `SwinUNet`
@@ -348,13 +406,38 @@ def _match_embed_chans(sd:dict, own:dict) -> dict:
         sd = sd | {k: adapt_input_conv(own[k].shape[1], sd[k], base_chans=sd[k].shape[1])}
     return sd
 
+RESUMABLE_KEYS = ('opt', 'rng', 'epochs_done')  # what a run's resumable state (latest.pth) holds beside the weights
+PRETRAINED_FILE = 'swin_pretrained.pth'  # the encoder a finished `mcsc-pretrain` writes, for `mcsc-train --pretrained`
+
+def pickled_strings(path # a `torch.save` file
+                   ) -> set:
+    "The strings of a checkpoint's pickle (its keys among them), read without unpickling anything; empty when it has none."
+    try:
+        with zipfile.ZipFile(path) as z: data = z.read(next(n for n in z.namelist() if n.endswith('data.pkl')))
+        return {arg for op, arg, _ in pickletools.genops(data) if isinstance(arg, str) and op.name.endswith(('UNICODE', 'STRING'))}
+    except (zipfile.BadZipFile, OSError, StopIteration, ValueError): return set()
+
+def is_resumable_state(path # a `torch.save` file
+                      ) -> bool:
+    "Whether a checkpoint is a run's resumable state (`latest.pth`: weights, optimiser, random state), judged without unpickling it."
+    return set(RESUMABLE_KEYS) <= pickled_strings(path)
+
+def _not_swin_weights(path:Path) -> str:
+    "Why a run's resumable state is not what `--pretrained` takes, and the file it wants."
+    want = path.parent/PRETRAINED_FILE
+    where = f"give {want}" if want.is_file() else f"give the {PRETRAINED_FILE} that mcsc-pretrain writes when a pretraining finishes"
+    return f"{path}: the resumable state of a run (weights, optimiser and random state), not Swin weights; {where}"
+
 def read_swin_checkpoint(path:str|Path # local Swin checkpoint (.pth), Microsoft or timm key layout
                         ) -> tuple:
     "(tensors, description) of a local Swin checkpoint; the description is what `mcsc-pretrain` stores with its weights, else None."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: Swin checkpoint not found")
-    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
+    if is_resumable_state(path): raise ValueError(_not_swin_weights(path))
+    try: ckpt = read_checkpoint(path)
+    except UnsafeCheckpointError: raise
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {str(e).strip().splitlines()[0]})") from e
     if not isinstance(ckpt, dict): raise ValueError(f"{path}: holds a {type(ckpt).__name__}, not a state dict")
     about = ckpt.get('pretrain')
     return swin_state_dict(ckpt), about if isinstance(about, dict) else None

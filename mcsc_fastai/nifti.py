@@ -1,4 +1,4 @@
-"""Reading and writing NIfTI volumes (with nibabel, an optional extra), and the converter from the ACDC challenge's per-patient files to the layout the package trains on.
+"""Sizing a volume before it is read, reading and writing NIfTI volumes (with nibabel, an optional extra), and the converter from the ACDC challenge's per-patient files to the layout the package trains on.
 
 Docs: https://mcsc-fastai.github.io/mcsc_fastai/nifti.html.md"""
 
@@ -6,17 +6,18 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/nifti.html.md"""
 
 # %% ../nbs/02a_nifti.ipynb #e5d8c753
 from __future__ import annotations
-import os, re, io, json, shutil, tempfile
+import os, re, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
-from .core import ACDC_CLASSES, DataError, Volume, atomic_write, remove_partial_writes, say
+from .core import ACDC_CLASSES, DataError, Volume, atomic_write, remove_partial_writes, say, human_size
 from .synthetic import PHANTOM_SPLIT, write_h5
 
 # %% auto #0
-__all__ = ['NIFTI_EXTRA', 'NIFTI_SUFFIXES', 'ACDC_FRAMES', 'PATIENT_DIR', 'RAW_SUBDIRS', 'PARTIAL_STATE', 'MissingPackageError',
-           'require_nibabel', 'is_nifti', 'nifti_stem', 'read_nifti', 'write_nifti', 'slice_order', 'to_slices',
-           'from_slices', 'minmax_normalise', 'read_info', 'find_patients', 'read_frame', 'write_tiny_acdc_raw',
-           'split_sizes', 'split_acdc', 'read_patient', 'convert_acdc']
+__all__ = ['NIFTI_EXTRA', 'MAX_SLICES', 'MAX_SLICE_PIXELS', 'LIMIT_VARS', 'NIFTI_SUFFIXES', 'ACDC_FRAMES', 'PATIENT_DIR',
+           'RAW_SUBDIRS', 'PARTIAL_STATE', 'MissingPackageError', 'require_nibabel', 'SettingError', 'size_limits',
+           'available_memory', 'check_size', 'is_nifti', 'nifti_stem', 'nifti_dtype', 'open_nifti', 'read_nifti',
+           'write_nifti', 'slice_order', 'to_slices', 'from_slices', 'minmax_normalise', 'read_info', 'find_patients',
+           'read_frame', 'write_tiny_acdc_raw', 'split_sizes', 'split_acdc', 'read_patient', 'convert_acdc']
 
 # %% ../nbs/02a_nifti.ipynb #0637a82c
 NIFTI_EXTRA = 'pip install "mcsc_fastai[nifti]"'  # the install command named by the error
@@ -31,6 +32,76 @@ def require_nibabel():
         raise MissingPackageError(f"reading and writing NIfTI needs the nibabel package: {NIFTI_EXTRA}", name='nibabel') from e
     return nib
 
+# %% ../nbs/02a_nifti.ipynb #4e5f3179
+MAX_SLICES = 1024               # slices a volume may have: 5 x Synapse's largest volume (198), 57 x ACDC's (18)
+MAX_SLICE_PIXELS = 1024 * 1024  # pixels a slice may have: 4 x Synapse's 512 x 512, 4.8 x ACDC's largest (428 x 512)
+LIMIT_VARS = dict(slices='MCSC_MAX_SLICES', pixels='MCSC_MAX_SLICE_PIXELS')  # environment variables that raise the limits
+
+class SettingError(ValueError):
+    "An environment variable of the package holds a value it cannot use; the message names it."
+
+def _env_count(name:str, default:int) -> int:
+    "A positive whole number from the environment variable `name`, else `default`."
+    value = os.environ.get(name, '').strip()
+    if not value: return default
+    if not value.isdigit() or int(value) < 1: raise SettingError(f"{name}={value!r}: give a whole number of at least 1")
+    return int(value)
+
+def size_limits() -> tuple:
+    "(slices a volume, pixels a slice may have): `MAX_SLICES` and `MAX_SLICE_PIXELS`, unless `LIMIT_VARS` raise them."
+    return _env_count(LIMIT_VARS['slices'], MAX_SLICES), _env_count(LIMIT_VARS['pixels'], MAX_SLICE_PIXELS)
+
+# %% ../nbs/02a_nifti.ipynb #28ce9167
+def _meminfo_available(path='/proc/meminfo' # Linux's memory report
+                      ) -> int|None:
+    "Bytes of memory available for new allocations (`MemAvailable`), None where the file does not say."
+    try: lines = Path(path).read_text().splitlines()
+    except OSError: return None
+    kb = next((l.split()[1] for l in lines if l.startswith('MemAvailable:')), None)
+    return None if kb is None else int(kb) * 1024
+
+def _address_space_left(status='/proc/self/status' # this process's report (VmSize)
+                       ) -> int|None:
+    "Bytes this process may still map under its address-space limit (`ulimit -v`), None without a limit."
+    try: import resource
+    except ImportError: return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY: return None
+    try: used = next(int(l.split()[1]) * 1024 for l in Path(status).read_text().splitlines() if l.startswith('VmSize:'))
+    except (OSError, StopIteration): used = 0
+    return max(soft - used, 0)
+
+def available_memory() -> int|None:
+    "Bytes a new array may take: the machine's available memory, or less under an address-space limit; None when unknown."
+    known = [m for m in (_meminfo_available(), _address_space_left()) if m is not None]
+    return min(known) if known else None
+
+# %% ../nbs/02a_nifti.ipynb #c9d267c6
+def _slices_and_pixels(shape:tuple, axis:int) -> tuple:
+    "(slices, pixels per slice) of an array of `shape` whose slices run along `axis` (a 2-D array is one slice)."
+    if len(shape) <= 2: return 1, math.prod(shape)
+    return shape[axis], math.prod(shape) // max(shape[axis], 1)
+
+def check_size(path, # the file (named in errors)
+               shape:tuple, dtype, # what its header declares
+               axis:int=0, # the axis that runs across slices (h5 volumes: 0; NIfTI: the last)
+               what:str='the array', # what declares it, e.g. "array 'image'"
+               available:int|None=None # bytes of memory available (None: `available_memory()`)
+              ) -> int:
+    "Bytes the array takes once read; a DataError naming the file, its shape and that size when it is implausible for a stack of 2-D slices or would not fit in memory."
+    shape, dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+    if dtype.kind not in 'biuf': raise DataError(path, f"{what} has data type {dtype}: expected numbers")
+    if len(shape) > 2 and not -len(shape) <= axis < len(shape): raise DataError(path, f"axis={axis}: a {len(shape)}-D volume has axes 0..{len(shape) - 1}")
+    need, (max_slices, max_pixels) = math.prod(shape) * dtype.itemsize, size_limits()
+    said, (slices, pixels) = f"{what} declares shape {shape} {dtype}, {human_size(need)} once read", _slices_and_pixels(shape, axis)
+    if slices > max_slices:
+        raise DataError(path, f"{said}: {slices} slices, more than the {max_slices} a volume may have ({LIMIT_VARS['slices']} raises the limit)")
+    if pixels > max_pixels:
+        raise DataError(path, f"{said}: slices of {pixels} pixels, more than the {max_pixels} a slice may have ({LIMIT_VARS['pixels']} raises the limit)")
+    available = available_memory() if available is None else available
+    if available is not None and need > available: raise DataError(path, f"{said}: more than the {human_size(available)} of memory available")
+    return need
+
 # %% ../nbs/02a_nifti.ipynb #41f014a9
 NIFTI_SUFFIXES = ('.nii', '.nii.gz')
 
@@ -43,13 +114,30 @@ def nifti_stem(path) -> str:
     name = Path(path).name
     return next((name[:-len(s)] for s in sorted(NIFTI_SUFFIXES, key=len, reverse=True) if name.lower().endswith(s)), Path(path).stem)
 
-def read_nifti(path # a .nii or .nii.gz file
-              ) -> tuple:
-    "The array as stored (scaled values as nibabel applies them) and the nibabel image (affine, header)."
+def nifti_dtype(img # a nibabel image
+               ) -> np.dtype:
+    "The data type of the array nibabel returns: the stored one, float64 when the header scales the values."
+    raw, proxy = img.get_data_dtype(), img.dataobj
+    scaled = (getattr(proxy, 'slope', 1.), getattr(proxy, 'inter', 0.)) != (1., 0.)
+    return np.result_type(raw, np.float64) if scaled else raw
+
+def open_nifti(path, # a .nii or .nii.gz file
+               axis:int=-1 # the axis that runs across slices (for `check_size`)
+              ):
+    "The nibabel image of a NIfTI file, its header read and its size checked (`check_size`); no voxel is read."
     path = Path(path); nib = require_nibabel()
     if not path.is_file(): raise DataError(path, "file is missing")
-    try:
-        img = nib.load(path); return np.asanyarray(img.dataobj), img
+    try: img = nib.load(path)
+    except Exception as e: raise DataError(path, f"cannot be read as NIfTI ({type(e).__name__}: {e})") from e
+    check_size(path, img.shape, nifti_dtype(img), axis, 'the header')
+    return img
+
+def read_nifti(path, # a .nii or .nii.gz file
+               axis:int=-1 # the axis that runs across slices (for `check_size`)
+              ) -> tuple:
+    "The array as stored (scaled values as nibabel applies them) and the nibabel image (affine, header); sized before it is read."
+    img = open_nifti(path, axis)
+    try: return np.asanyarray(img.dataobj), img
     except Exception as e: raise DataError(path, f"cannot be read as NIfTI ({type(e).__name__}: {e})") from e
 
 def write_nifti(path, # destination, .nii or .nii.gz

@@ -15,16 +15,16 @@ import matplotlib.pyplot as plt
 from fastcore.basics import ifnone
 from fastcore.script import call_parse
 from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, MCSCConfig, cli_errors
-from .nifti import is_nifti, nifti_stem, read_nifti, write_nifti, to_slices, from_slices, minmax_normalise
-from .data import read_arrays
-from .models import build_model
+from .nifti import is_nifti, nifti_stem, read_nifti, open_nifti, write_nifti, to_slices, from_slices, minmax_normalise
+from .data import read_arrays, open_arrays, size_arrays
+from .models import build_model, trusted_checkpoints
 from .metrics import predict_volume, show_labels
 from .train import load_run_config, load_best
 
 # %% auto #0
-__all__ = ['SCAN_FORMATS', 'PRED_TAG', 'MONTAGE_SLICES', 'MONTAGE_COLS', 'Scan', 'check_scan_path', 'read_scan', 'load_predictor',
-           'predict_size', 'output_paths', 'write_labels', 'save_montage', 'predict_files', 'cfg_classes',
-           'mcsc_predict']
+__all__ = ['SCAN_FORMATS', 'PRED_TAG', 'MONTAGE_SLICES', 'MONTAGE_COLS', 'Scan', 'check_scan_path', 'check_scan_size',
+           'read_scan', 'load_predictor', 'predict_size', 'output_paths', 'write_labels', 'save_montage',
+           'predict_files', 'cfg_classes', 'mcsc_predict']
 
 # %% ../nbs/14_predict.ipynb #c8ec1794
 SCAN_FORMATS = ('.h5', '.nii', '.nii.gz')  # what `read_scan` reads
@@ -45,14 +45,23 @@ def check_scan_path(path) -> Path:
         raise DataError(path, f"unknown format: expected one of {', '.join(SCAN_FORMATS)}")
     return path
 
+def check_scan_size(path:Path, # an input that `check_scan_path` accepted
+                    axis:int|None=None # slice axis of the stored array (None: the first for h5, the last for NIfTI)
+                   ) -> Path:
+    "The path of an input whose header declares a plausible volume that fits in memory (`check_size`), else a DataError naming it; no voxel is read."
+    if is_nifti(path): open_nifti(path, ifnone(axis, -1))
+    else:
+        with open_arrays(path) as f: size_arrays(f, path, ('image',), ifnone(axis, 0))
+    return path
+
 # %% ../nbs/14_predict.ipynb #d1b12234
 def read_scan(path, # an h5 volume or a NIfTI file
               axis:int|None=None # slice axis of the stored array (None: the first for h5, the last for NIfTI)
              ) -> Scan:
     "A 3-D scan as normalised slices [S, H, W], with what is needed to write its labels back."
     path = check_scan_path(path)
-    if is_nifti(path): stored, img = read_nifti(path)
-    else: stored, img = read_arrays(path, with_label=False)[0], None
+    if is_nifti(path): stored, img = read_nifti(path, ifnone(axis, -1))
+    else: stored, img = read_arrays(path, with_label=False, axis=ifnone(axis, 0))[0], None
     if stored.ndim != 3: raise DataError(path, f"image has shape {stored.shape}: expected a 3-D volume")
     n_bad = int((~np.isfinite(stored)).sum())
     if n_bad: raise DataError(path, f"image holds {n_bad} NaN/inf values")
@@ -141,7 +150,7 @@ def predict_files(run, # a run folder written by `mcsc-train`
                   device=None, verbose:bool=True # torch device (None: a GPU when there is one); print a line per input
                  ) -> list:
     "Segment each input with the run's best checkpoint; write its label volume and a PNG montage into `out`."
-    paths = [check_scan_path(p) for p in inputs]
+    paths = [check_scan_size(check_scan_path(p), axis) for p in inputs]
     if not paths: raise ValueError("no input files to segment")
     out = Path(out); targets = _targets(paths, out)
     model, cfg, net = load_predictor(run, net)
@@ -171,11 +180,12 @@ def mcsc_predict(*inputs:str, # volumes to segment: the layout's .h5 volumes or 
                  net:str=None, # cnn, swin or mean (default: the run's eval_net)
                  size:int=None, # network input size (default: the evaluation's)
                  axis:int=None, # slice axis of the stored array (default: the last for NIfTI, the first for h5)
+                 trust_checkpoint:bool=False, # load checkpoints that hold pickled objects (run folders of earlier versions): only ones you made yourself
                  debug:bool=False # show the traceback of an error
                 ):
     "Segment 3-D scans with a run's best checkpoint: a label volume (same format and geometry) and a PNG montage per input."
     def work():
         if run is None: raise ValueError("--run: give a run folder written by mcsc-train")
         if out is None: raise ValueError("--out: give the folder to write the predictions to")
-        predict_files(run, inputs, out, net, size, axis)
+        with trusted_checkpoints(trust_checkpoint, cli=True): predict_files(run, inputs, out, net, size, axis)
     cli_errors('mcsc-predict', work, debug)

@@ -21,19 +21,19 @@ from timm.layers import trunc_normal_
 from .core import MCSCConfig, DataError, set_seed, show_env, cli_errors
 from .augment import AUG_MODES, augment_pair
 from .data import open_dataset, SliceDL, TwoStreamDL
-from .models import SwinUNet, make_net, swin_shape, config_swin_shape, SWIN_ENCODER
+from .models import SwinUNet, make_net, swin_shape, config_swin_shape, SWIN_ENCODER, PRETRAINED_FILE, trusted_checkpoints
 from .learner import MCSCScheduleCallback, epoch_lengths, adamw, tiny_config
 from .train import (preset_config, resolve_data, RunFolderCallback, atomic_save, atomic_write, quiet_learner,
                                apply_precision, AMP_UNAVAILABLE, _load_latest, _interactive)
 
 # %% auto #0
 __all__ = ['MASK_RATIO', 'REGIONS_PER_SIDE', 'HELD_BACK_PATIENTS', 'PRETRAIN_WD', 'PRETRAIN_WARMUP', 'VALIDATIONS_EVERY',
-           'PRETRAIN_JSON', 'PRETRAINED_FILE', 'SWIN_FIELDS', 'COMPARED_AWAY', 'PretrainConfig',
-           'check_pretrain_config', 'largest_divisor', 'pretrain_config', 'tiny_pretrain_config', 'region_mask',
-           'expand_mask', 'MaskedSlices', 'pretrain_split', 'MaskedDL', 'MaskedTrainDL', 'pretrain_dls', 'MaskedSwin',
-           'masked_l1', 'mean_fill_l1', 'warmup_cosine', 'PretrainScheduleCallback', 'pretrain_splitter',
-           'pretrain_learner', 'reconstruct', 'show_reconstruction', 'save_pretrained', 'pretrain_state',
-           'stored_config', 'plot_pretrain_history', 'pretrain_run', 'mcsc_pretrain', 'partner_table']
+           'PRETRAIN_JSON', 'SWIN_FIELDS', 'COMPARED_AWAY', 'PretrainConfig', 'check_pretrain_config',
+           'largest_divisor', 'pretrain_config', 'tiny_pretrain_config', 'region_mask', 'expand_mask', 'MaskedSlices',
+           'pretrain_split', 'MaskedDL', 'MaskedTrainDL', 'pretrain_dls', 'MaskedSwin', 'masked_l1', 'mean_fill_l1',
+           'warmup_cosine', 'PretrainScheduleCallback', 'pretrain_splitter', 'pretrain_learner', 'reconstruct',
+           'show_reconstruction', 'save_pretrained', 'pretrain_state', 'stored_config', 'plot_pretrain_history',
+           'pretrain_run', 'mcsc_pretrain', 'partner_table']
 
 # %% ../nbs/15_pretrain.ipynb #7253b2cd
 MASK_RATIO = 0.6              # share of regions hidden (SimMIM's best ratio for 32-pixel regions, Xie et al. 2022, Table 1)
@@ -43,7 +43,6 @@ PRETRAIN_WD = 0.05            # AdamW weight decay, none on norms, biases, posit
 PRETRAIN_WARMUP = 0.1         # share of the iterations with a linear learning-rate warm-up, then cosine decay (SimMIM's schedule)
 VALIDATIONS_EVERY = 100       # iterations between measurements on the held-back slices (fewer when they must divide `iters`)
 PRETRAIN_JSON = 'pretrain.json'      # the settings of a pretraining folder
-PRETRAINED_FILE = 'swin_pretrained.pth'  # the encoder a finished pretraining writes, for `mcsc-train --pretrained`
 
 # %% ../nbs/15_pretrain.ipynb #dbe2a0d6
 SWIN_FIELDS = ('size', 'swin_embed_dim', 'swin_depths', 'swin_heads', 'swin_window', 'swin_drop_path')  # what fixes the encoder
@@ -418,13 +417,14 @@ def mcsc_pretrain(preset:str='demo', # the training preset whose Swin-UNet is pr
                   seed:int=None, # random seed (default 0)
                   amp:bool=False, # mixed precision where it pays (bf16 on a GPU or a CPU with native bf16), else float32, said in one line
                   quiet:bool=False, # no progress bars (they are off anyway when stdout is not a terminal)
+                  trust_checkpoint:bool=False, # continue a pretraining folder of an earlier version (pickled objects in latest.pth): only one you made yourself
                   debug:bool=False # show the traceback of an error
                  ):
     "Pretrain the Swin-UNet encoder of a preset by masked image modelling on the training slices (labels unused)."
     def work():
         cfg = pretrain_config(preset, data=data, iters=iters, bs=bs, lr=lr, mask_ratio=mask_ratio, region=region, seed=seed, amp=amp or None)
         dest = Path(out or f'runs/{preset}-pretrain')
-        s = pretrain_run(cfg, dest, show_progress=False if quiet else None)
+        with trusted_checkpoints(trust_checkpoint, cli=True): s = pretrain_run(cfg, dest, show_progress=False if quiet else None)
         print(f"{s['iterations']} iterations in {s['wall_s']:.0f} s: held-back masked L1 {s['held_back_l1_start']:.4f} -> "
               f"{s['held_back_l1']:.4f} (mean-fill guess {s['held_back_l1_mean_fill']:.4f}); "
               f"next: mcsc-train --preset {preset} --pretrained {dest/PRETRAINED_FILE}")

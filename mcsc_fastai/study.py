@@ -19,7 +19,7 @@ from .core import *
 from .data import open_dataset, mcsc_dls
 from .metrics import paper_class_order, to_markdown, NET_TITLES
 from .learner import METHODS, mcsc_learner
-from .models import METHOD_NETS, IMAGENET
+from .models import METHOD_NETS, IMAGENET, trusted_checkpoints
 from .train import *
 from fastcore.basics import ifnone
 
@@ -977,12 +977,16 @@ def mcsc_compare(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-lon
                  dry_run:bool=False, # print the plan and a time estimate; train nothing
                  baseline:str=None, # paired statistics on the test volumes against this method (default: unet-ls when the study has it)
                  quiet:bool=False, # no summary printed
+                 trust_checkpoint:bool=False, # resume run folders of an earlier version (pickled objects in latest.pth): only ones you made yourself
                  debug:bool=False # show the traceback of an error
                 ):
     "Train several methods x labelled settings x subsets x seeds, resumable, evaluate them on validation and test, and summarise them."
     overrides = list(set or []) + (['amp=true'] if amp else []) + ([f'pretrained={pretrained}'] if pretrained else [])
-    cli_errors('mcsc-compare', lambda: run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, subsets,
-                                                  iters, overrides, data, runs, force, dry_run, not quiet, baseline), debug)
+    def work():
+        with trusted_checkpoints(trust_checkpoint, cli=True):
+            return run_study(out or f'studies/{preset}', preset, methods, labelled, seeds, subsets,
+                             iters, overrides, data, runs, force, dry_run, not quiet, baseline)
+    cli_errors('mcsc-compare', work, debug)
 
 # %% ../nbs/13_study.ipynb #9781a544
 def long_study_table(records:list, # records of one labelled setting (`read_records`, `combine_studies`)
@@ -1005,7 +1009,7 @@ def long_study_table(records:list, # records of one labelled setting (`read_reco
     t = pd.DataFrame.from_dict(rows, orient='index'); t.index.name = 'method'
     return t
 
-# %% ../nbs/13_study.ipynb #e7c239f4
+# %% ../nbs/13_study.ipynb #0fed0723
 PAPER_R1_3_CASES = {'unet-ls': (51.2, 31.2), 'cct': (58.6, 27.9), 'cps': (60.3, 25.5), 'cts': (65.6, 16.2),
                     'mcsc': (73.6, 10.5)}  # the paper's Table R1 (ACDC test split), 3 labelled cases: mean Dice %, mean HD95
 

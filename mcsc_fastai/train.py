@@ -26,14 +26,15 @@ from .distrib import *
 from fastai.torch_core import rank_distrib, distrib_barrier
 
 # %% auto #0
-__all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'PRETRAINED_PRESETS', 'SWIN_T_SOURCES', 'AMP_UNAVAILABLE',
-           'VOLUME_COLUMNS', 'preset_data', 'preset_config', 'previous_path', 'check_checkpoint', 'atomic_save',
-           'load_checkpoint', 'load_first', 'rng_state', 'set_rng_state', 'write_history', 'RunFolderCallback',
-           'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning', 'check_pretrained_file',
-           'pretrained_sha256', 'check_pretrained', 'pretrained_summary', 'run_precision', 'apply_precision',
-           'quiet_learner', 'train_run', 'read_json', 'load_run_config', 'plot_history', 'split_volumes', 'load_best',
-           'evaluate_run', 'volume_table', 'volume_frame', 'run_splits', 'evaluate_splits', 'save_overlay',
-           'parse_labelled', 'mcsc_train', 'mcsc_eval']
+__all__ = ['DEMO_DATA', 'DEMO_SYNAPSE', 'PRESETS', 'PRESET_DATA', 'LATEST_KEYS', 'SHOWN_MISMATCHES', 'PRETRAINED_PRESETS',
+           'SWIN_T_SOURCES', 'AMP_UNAVAILABLE', 'VOLUME_COLUMNS', 'preset_data', 'preset_config', 'previous_path',
+           'check_checkpoint', 'atomic_save', 'load_checkpoint', 'load_first', 'plain', 'WrongCheckpointError',
+           'state_dict_mismatch', 'load_weights', 'check_latest', 'rng_state', 'set_rng_state', 'write_history',
+           'RunFolderCallback', 'log_line', 'resolve_data', 'run_dls', 'write_config', 'pretrained_warning',
+           'check_pretrained_file', 'pretrained_sha256', 'check_pretrained', 'pretrained_summary', 'run_precision',
+           'apply_precision', 'quiet_learner', 'train_run', 'read_json', 'load_run_config', 'plot_history',
+           'split_volumes', 'load_best', 'evaluate_run', 'volume_table', 'volume_frame', 'run_splits',
+           'evaluate_splits', 'save_overlay', 'parse_labelled', 'mcsc_train', 'mcsc_eval']
 
 # %% ../nbs/10_train.ipynb #10cc392d
 if __name__ == '__main__' and '__file__' in globals():  # python -m mcsc_fastai.train (torchrun, accelerate launch)
@@ -92,19 +93,24 @@ def check_checkpoint(path):
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: raise DamagedFileError(path, f"cut short or corrupt: {e}") from e
     if bad is not None: raise DamagedFileError(path, f"corrupt: entry {bad} does not match its checksum")
 
-def atomic_save(obj, # anything `torch.save` accepts
+def atomic_save(obj, # tensors, numbers, strings, None and plain containers of them (`plain`)
                 path, # destination file
                 keep_previous:bool=True # keep the checkpoint it replaces as `previous_path(path)`
                ) -> Path:
-    "`torch.save` to `path` whole or not at all, checked before it replaces the previous checkpoint."
-    buf = io.BytesIO(); torch.save(obj, buf)
+    "`torch.save` to `path` whole or not at all, checked before it replaces the previous checkpoint; a TypeError if `obj` needs pickled objects."
+    buf = io.BytesIO(); torch.save(obj, buf); buf.seek(0)
+    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(buf)
+    if unsafe: raise TypeError(f"{path}: would hold pickled Python objects ({', '.join(unsafe)}) that `read_checkpoint` refuses; save `plain(obj)`")
     return atomic_write(path, buf.getbuffer(), verify=check_checkpoint, keep=previous_path(path) if keep_previous else None)
 
-def load_checkpoint(path):
-    "The contents of a checked checkpoint, on the CPU; a `DamagedFileError` naming it when it is cut short or corrupt."
+def load_checkpoint(path, # a checkpoint of a run folder
+                    trust:bool|None=None # also load one holding pickled objects (None: as `trusted_checkpoints` says)
+                   ):
+    "The contents of a checked checkpoint, on the CPU, read safely (`read_checkpoint`); a `DamagedFileError` naming it when it is cut short or corrupt."
     check_checkpoint(path)
-    try: return torch.load(path, weights_only=False, map_location='cpu')
-    except Exception as e: raise DamagedFileError(path, f"cannot be loaded: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+    try: return read_checkpoint(path, trust)
+    except UnsafeCheckpointError: raise
+    except Exception as e: raise DamagedFileError(path, f"cannot be loaded: {type(e).__name__}: {str(e).strip().splitlines()[0]}") from e
 
 def load_first(paths:list # checkpoints in order of preference
               ) -> tuple:
@@ -116,16 +122,84 @@ def load_first(paths:list # checkpoints in order of preference
         except DamagedFileError as e: problems.append(f"{p.name} is damaged ({e.problem})")
     return None, None, problems
 
+# %% ../nbs/10_train.ipynb #33c0c62e
+def plain(obj # a value to save in a checkpoint
+         ):
+    "`obj` as `torch.load(weights_only=True)` reads it back: NumPy arrays as tensors, NumPy numbers as Python numbers, in dicts, lists and tuples."
+    if isinstance(obj, np.ndarray): return torch.from_numpy(obj.copy())
+    if isinstance(obj, np.generic): return obj.item()
+    if isinstance(obj, dict): return {k: plain(v) for k, v in obj.items()}
+    if type(obj) in (list, tuple): return type(obj)(plain(v) for v in obj)
+    return obj
+
+# %% ../nbs/10_train.ipynb #47377bba
+LATEST_KEYS = dict(model=dict, opt=dict, it=int, epochs_done=int, history=list, best=dict, smooth=(tuple, list), rng=dict)  # latest.pth: key -> type
+SHOWN_MISMATCHES = 3  # names shown per kind of mismatch in an error
+
+class WrongCheckpointError(ValueError):
+    "A checkpoint that is not what the package saved for this run (other keys, other shapes, another model); the message names it."
+    def __init__(self, path, problem:str): # the file; what does not fit
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"{path}: {problem}")
+
+def _first(names:list, shown:int=SHOWN_MISMATCHES) -> str:
+    "The first `shown` names, and '...' when there are more."
+    return ', '.join(map(str, names[:shown])) + (', ...' if len(names) > shown else '')
+
+def state_dict_mismatch(sd, # a loaded state dict
+                        model:torch.nn.Module # what it should fit
+                       ) -> str|None:
+    "What keeps `sd` from loading exactly into `model` (tensors missing, beyond the model's, of another shape, entries that are not tensors); None when it fits."
+    if not isinstance(sd, dict): return f"holds a {type(sd).__name__}, not a state dict"
+    own = model.state_dict()
+    kinds = {('entry that is not a tensor', 'entries that are not tensors'): [k for k, v in sd.items() if not torch.is_tensor(v)],
+             ("of the model's tensors missing",) * 2: [k for k in own if k not in sd],
+             ('key the model does not have', 'keys the model does not have'): [k for k in sd if k not in own],
+             ('of another shape',) * 2: [f"{k} {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} here"
+                                         for k in sd if k in own and torch.is_tensor(sd[k]) and sd[k].shape != own[k].shape]}
+    found = [f"{len(names)} {what[len(names) > 1]} ({_first(names)})" for what, names in kinds.items() if names]
+    return '; '.join(found) or None
+
+def load_weights(model:torch.nn.Module, # the run's model
+                 sd, # a loaded state dict
+                 path # the file it came from (named in the error)
+                ) -> torch.nn.Module:
+    "Load `sd` into `model` when it fits exactly; else a `WrongCheckpointError` naming the file and the first mismatches."
+    problem = state_dict_mismatch(sd, model)
+    if problem: raise WrongCheckpointError(path, f"not a checkpoint of this run's model: {problem}")
+    model.load_state_dict(sd); return model
+
+def check_latest(st, # the contents of a latest.pth
+                 path # the file (named in the error)
+                ):
+    "A `WrongCheckpointError` unless `st` holds what `RunFolderCallback` saves, each of its type (`LATEST_KEYS`)."
+    if not isinstance(st, dict): raise WrongCheckpointError(path, f"holds a {type(st).__name__}, not the state of a run")
+    missing = [k for k in LATEST_KEYS if k not in st]
+    wrong = [f"{k} is a {type(st[k]).__name__}" for k, t in LATEST_KEYS.items() if k in st and not isinstance(st[k], t)]
+    if missing or wrong:
+        raise WrongCheckpointError(path, "not the state of a run: " + '; '.join(
+            ([f"no {_first(missing)}"] if missing else []) + ([_first(wrong)] if wrong else [])))
+
 # %% ../nbs/10_train.ipynb #3b298dbf
-def rng_state(dl=None) -> dict:
-    "The state of every random number generator a training step uses (and the loader's sampling state)."
-    st = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
+def rng_state(dl=None # the training loader (its `state_dict`), if any
+             ) -> dict:
+    "The state of every random number generator a training step uses (and the loader's sampling state), as tensors, numbers and tuples."
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy = dict(kind=kind, keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos), has_gauss=int(has_gauss), gauss=float(gauss))
+    st = dict(python=random.getstate(), numpy=numpy, torch=torch.get_rng_state())
     if hasattr(dl, 'state_dict'): st['dl'] = dl.state_dict()
     return st
 
-def set_rng_state(st:dict, dl=None):
+def _numpy_state(st) -> tuple:
+    "NumPy's legacy generator state from what `rng_state` stored (earlier versions stored NumPy's tuple itself)."
+    if not isinstance(st, dict): return st
+    return st['kind'], st['keys'].numpy().astype(np.uint32), st['pos'], st['has_gauss'], st['gauss']
+
+def set_rng_state(st:dict, # what `rng_state` returned
+                  dl=None # the training loader, if any
+                 ):
     "Restore what `rng_state` saved."
-    random.setstate(st['python']); np.random.set_state(st['numpy']); torch.set_rng_state(st['torch'])
+    random.setstate(st['python']); np.random.set_state(_numpy_state(st['numpy'])); torch.set_rng_state(st['torch'])
     if 'dl' in st and hasattr(dl, 'load_state_dict'): dl.load_state_dict(st['dl'])
 
 # %% ../nbs/10_train.ipynb #91eb25f0
@@ -186,10 +260,10 @@ def log_line(row:dict, # a history row
 def _save_latest(self:RunFolderCallback):
     "The latest checkpoint: everything `--resume` needs."
     learn = self.learn
-    atomic_save(dict(model=learn.model.state_dict(), opt=learn.opt.state_dict(), it=learn.mcsc_schedule.it,
-                     epochs_done=len(self.history), history=self.history, best=self.best,
-                     smooth=(learn.recorder.smooth_loss.count, learn.recorder.smooth_loss.val),
-                     rng=rng_state(learn.dls.train)), self.path/'latest.pth')
+    state = plain(dict(opt=learn.opt.state_dict(), it=learn.mcsc_schedule.it, epochs_done=len(self.history),
+                       history=self.history, best=self.best, smooth=(learn.recorder.smooth_loss.count, learn.recorder.smooth_loss.val),
+                       rng=rng_state(learn.dls.train)))
+    atomic_save(dict(model=learn.model.state_dict(), **state), self.path/'latest.pth')
 
 # %% ../nbs/10_train.ipynb #d01ccbd4
 def resolve_data(cfg:MCSCConfig) -> Path:
@@ -375,25 +449,31 @@ def train_run(cfg:MCSCConfig, # run settings
     return learn
 
 # %% ../nbs/10_train.ipynb #60e58522
-def _resume_state(out:Path) -> dict|None:
-    "The contents of latest.pth, else of latest.prev.pth (said in one line); None when the run never saved either."
+def _resume_state(out:Path) -> tuple|None:
+    "(contents, path) of latest.pth, else of latest.prev.pth (said in one line); None when the run never saved either."
     if rank_distrib() == 0: remove_partial_writes(out)        # a process killed inside a write left its temporary file
     latest = out/'latest.pth'
     if not (latest.exists() or previous_path(latest).exists()): return None
     st, used, problems = load_first([latest, previous_path(latest)])
     if st is None: raise DamagedFileError(out, f"nothing to resume from: {'; '.join(problems)}; "
                                                f"train the run again without --resume, or restore the file")
+    check_latest(st, used)
     if problems and rank_distrib() == 0: say(f"{out}: {'; '.join(problems)}; resuming from {used.name} at iteration {st['it']}")
-    return st
+    return st, used
 
 def _load_latest(learn, out):
     "Load latest.pth (latest.prev.pth if it is damaged) into the learner; returns its contents (None if the run never saved one)."
-    st = _resume_state(Path(out))
-    if st is None: return None
+    found = _resume_state(Path(out))
+    if found is None: return None
+    st, used = found
     learn.model.to(learn.dls.device)       # the optimiser state follows its parameters' device when loaded
-    learn.model.load_state_dict(st['model'])
-    learn.create_opt(); learn.opt.load_state_dict(st['opt'])
-    set_rng_state(st['rng'], learn.dls.train)
+    load_weights(learn.model, st['model'], used)
+    try:
+        learn.create_opt(); learn.opt.load_state_dict(st['opt'])
+        set_rng_state(st['rng'], learn.dls.train)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise WrongCheckpointError(used, f"its optimiser or random state does not fit this run ({type(e).__name__}: "
+                                         f"{str(e).strip().splitlines()[0]})") from e
     if rank_distrib() == 0: write_history(out, st['history'])   # history.csv continues from the checkpoint resumed
     return st
 
@@ -443,14 +523,15 @@ def load_best(model, # the run's model (`build_model`)
               run, # the run folder
               net:str # 'cnn', 'swin' or 'cnn2'
              ):
-    "Load the checkpoint selected for `net`: its best on validation (the best before it if damaged); latest if it never improved."
+    "Load the checkpoint selected for `net`: its best on validation (the best before it if damaged); latest if it never improved. Only a checkpoint of this model loads (`load_weights`)."
     run = Path(run); best = run/f'best_{net}.pth'
     for first, key, instead in ((best, None, f"the {net} network's previous best"), (run/'latest.pth', 'model', 'the one before it')):
         if not (first.exists() or previous_path(first).exists()): continue
         st, used, problems = load_first([first, previous_path(first)])
         if st is None: raise DamagedFileError(run, f"no usable checkpoint of the {net} network: {'; '.join(problems)}")
         if problems: say(f"{run}: {'; '.join(problems)}; using {used.name}, {instead}")
-        model.load_state_dict(st if key is None else st[key]); return model
+        if key is not None: check_latest(st, used)
+        return load_weights(model, st if key is None else st[key], used)
     raise FileNotFoundError(f"{run}: no checkpoint ({best.name} or latest.pth)")
 
 # %% ../nbs/10_train.ipynb #61878eb9
@@ -548,6 +629,7 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long,
                quiet:bool=False, # no progress bars (they are off anyway when stdout is not a terminal)
                sync_bn:bool=False, # data-parallel (torchrun, accelerate launch): SyncBatchNorm across the GPUs
                dist_timeout:float=DIST_TIMEOUT_MIN, # data-parallel: minutes a rank waits for the others before failing
+               trust_checkpoint:bool=False, # --resume a run folder of an earlier version (its latest.pth holds pickled objects): only one you made yourself
                debug:bool=False # show the traceback of an error
               ):
     "Train a method of the MCSC paper into a run folder, then evaluate it."
@@ -558,8 +640,9 @@ def mcsc_train(preset:str='demo', # demo, acdc, acdc-cpu, acdc-study, acdc-long,
             cfg = replace(cfg, eval_every=next(d for d in range(min(cfg.eval_every, cfg.iters), 0, -1) if cfg.iters % d == 0))
         warning = None if resume else pretrained_warning(preset, cfg)
         if warning and rank_distrib() == 0: print(f"mcsc-train: warning: {warning}", file=sys.stderr, flush=True)
-        _train_and_evaluate(cfg, Path(out or f'runs/{preset}-{method}'), resume, False if quiet else None, deterministic,
-                            sync_bn=sync_bn, dist_timeout=dist_timeout)
+        with trusted_checkpoints(trust_checkpoint, cli=True):
+            _train_and_evaluate(cfg, Path(out or f'runs/{preset}-{method}'), resume, False if quiet else None, deterministic,
+                                sync_bn=sync_bn, dist_timeout=dist_timeout)
     cli_errors('mcsc-train', work, debug)
 
 # %% ../nbs/10_train.ipynb #3ee230ca
@@ -568,10 +651,11 @@ def mcsc_eval(run:str=None, # a run folder written by mcsc-train
               split:str='val', # val or test
               legacy:bool=False, # the benchmark's metric (missed structure -> HD95 0)
               data:str=None, # dataset folder, if it moved
+              trust_checkpoint:bool=False, # load checkpoints that hold pickled objects (run folders of earlier versions): only ones you made yourself
               debug:bool=False # show the traceback of an error
              ):
     "Evaluate the checkpoints of a run folder; writes metrics.json, tables and figures into it."
     def work():
         if run is None: raise ValueError("--run: give a run folder written by mcsc-train")
-        evaluate_run(run, split=split, legacy=legacy or None, data=data)
+        with trusted_checkpoints(trust_checkpoint, cli=True): evaluate_run(run, split=split, legacy=legacy or None, data=data)
     cli_errors('mcsc-eval', work, debug)

@@ -71,6 +71,14 @@ def test_mcsc_train_refuses_misfits_in_one_line(pretrained, phantom, tmp_path):
     assert 'ImageNet Swin-T has embedding 96' in line and '--pretrained FILE' in line, line
     assert not (out/'config.json').exists()
 
+def test_the_resumable_state_given_as_pretrained_is_one_line(pretrained, phantom, tmp_path):
+    "--pretrained DIR/latest.pth (the state a pretraining resumes from, which loads with weights_only=True): one line naming both files."
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(pretrained/'latest.pth') == []
+    line = _one_error_line(lambda: mcsc_train(preset='demo', data=str(phantom), labelled='2', pretrained=str(pretrained/'latest.pth'),
+                                              out=str(tmp_path/'run'), iters=2), 'mcsc-train')
+    assert line == (f"mcsc-train: error: {pretrained/'latest.pth'}: the resumable state of a run (weights, optimiser and random state), "
+                    f"not Swin weights; give {pretrained/PRETRAINED_FILE}"), line
+
 def test_an_out_that_holds_another_pretraining_is_left_alone(pretrained, phantom, tmp_path):
     before = {p.name: p.read_bytes() for p in pretrained.iterdir()}
     line = _one_error_line(lambda: mcsc_pretrain(preset='demo', data=str(phantom), iters=20, out=str(pretrained)), 'mcsc-pretrain')

@@ -1,7 +1,7 @@
 "Training runs: kill a tiny run mid-training, resume it, and get the history of an uninterrupted run; --amp on a CPU."
 import json, os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
-import pandas as pd, pytest
+import pandas as pd, pytest, torch
 from conftest import run_tool
 
 RUN = textwrap.dedent('''
@@ -31,6 +31,7 @@ def test_kill_and_resume_gives_the_same_history(phantom, tmp_path):
     proc.send_signal(signal.SIGKILL); proc.wait()
     done_before = _rows(killed)
     assert 2 <= done_before < 4
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(killed/'latest.pth') == []   # loads with weights_only=True
     assert _train(phantom, killed, resume=True).wait(timeout=600) == 0
     a, b = pd.read_csv(full/'history.csv'), pd.read_csv(killed/'history.csv')
     assert a.iteration.tolist() == [2, 4, 6, 8]
