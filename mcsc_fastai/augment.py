@@ -110,7 +110,7 @@ def augment_pair(image:np.ndarray, label:np.ndarray|None, # float32 [H, W]; uint
     "Random augmentation plus resize: (image float32 [size, size], label uint8 [size, size] or None)."
     return transform_pair(image, label, size, draw_aug(rng, mode), legacy=(mode == 'legacy'))
 
-# %% ../nbs/02_augment.ipynb #6376816f
+# %% ../nbs/02_augment.ipynb #62982868
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -166,7 +166,7 @@ def adjust_intensity(x:Tensor, # float [n,1,H,W] slices in [0, 1]
     x = (mean + _per_slice(d.contrast, x) * (x - mean)).clamp(0, 1)
     return x ** _per_slice(d.gamma, x)
 
-# %% ../nbs/02_augment.ipynb #87a7875f
+# %% ../nbs/02_augment.ipynb #12f2b724
 BLUR_RADIUS = math.ceil(3 * BLUR_SIGMA[1])  # kernel taps on each side of the centre: 3 sd of the widest blur
 
 def gaussian_blur(x:Tensor, # float [n,c,H,W]
@@ -198,7 +198,7 @@ def strong_intensity(x:Tensor, # float [n,1,H,W] slices in [0, 1]
     d = d if d is not None else draw_intensity(len(x), g)
     return add_noise(gaussian_blur(adjust_intensity(x, d), d.sigma), d.noise_sd, g)
 
-# %% ../nbs/02_augment.ipynb #718f695d
+# %% ../nbs/02_augment.ipynb #04e8ec19
 CUTMIX_P = 0.5                  # probability that an unlabelled slice gets a CutMix box (UniMatch)
 CUTMIX_AREA = (0.02, 0.4)       # CutMix box area as a fraction of the slice (UniMatch)
 CUTMIX_RATIO = (0.3, 1 / 0.3)   # CutMix box height / width, relative to the slice's (UniMatch)
@@ -229,7 +229,7 @@ def paste(t:Tensor, # [B, ..., H, W] images, label maps or masks of a batch
     b = box.view(len(box), *([1] * (t.ndim - 3)), *box.shape[-2:])
     return torch.where(b, t[source], t)
 
-# %% ../nbs/02_augment.ipynb #03d73cdf
+# %% ../nbs/02_augment.ipynb #242d8487
 class Mixed(NamedTuple):
     "A perturbed batch and the labels that go with its pixels."
     x:Tensor                  # float [B,1,H,W] the images the networks learn from
@@ -259,7 +259,7 @@ def copypaste_pairs(is_labelled:Tensor # bool [B]
     src[lab[:k]], src[unl[:k]] = unl[:k], lab[:k]
     return src
 
-# %% ../nbs/02_augment.ipynb #3a0affb4
+# %% ../nbs/02_augment.ipynb #fda53b44
 def cutmix(x:Tensor, y:Tensor, is_labelled:Tensor, # the batch: [B,1,H,W], int [B,H,W], bool [B]
            pseudo:Tensor|None=None, confidence:Tensor|None=None, # [N,B,H,W] each network's pseudo labels and confidence
            g:torch.Generator|None=None, # random generator on the batch's device (needed unless `box` is given)

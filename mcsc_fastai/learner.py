@@ -435,7 +435,7 @@ class PartnerCallback(Callback):
     def after_fit(self):
         self.learn.metrics = L(m for m in self.learn.metrics if not isinstance(m, ValidValue))
 
-# %% ../nbs/08_learner.ipynb #4b01cb14
+# %% ../nbs/08_learner.ipynb #551135a1
 PERTURB_STREAM = 16  # a label that keeps the perturbation's seeds apart from the other streams derived from the run's seed
 PERTURBATIONS = {'strong': weak_to_strong, 'copypaste': copy_paste}  # `perturb` -> the mix of `02_augment`
 
@@ -469,7 +469,7 @@ class PerturbCallback(Callback):
         if mix is None: self.learn.xb = (x,)
         else: self.learn.xb, self.learn.yb = (mix.x,), (mix.y, mix.labelled, mix.pseudo, mix.confidence)
 
-# %% ../nbs/08_learner.ipynb #970de7c8
+# %% ../nbs/08_learner.ipynb #2b70b947
 @patch
 def weak_pseudo_labels(self:PerturbCallback, x:torch.Tensor # the batch as the loader gives it
                       ) -> tuple: # (int [N,B,H,W] labels, float [N,B,H,W] confidence)
