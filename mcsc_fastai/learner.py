@@ -57,7 +57,7 @@ def check_switches(cfg:MCSCConfig # a run's settings
         raise ValueError(f"pl_threshold={t!r}: a confidence in [0, 1), or null (off)")
     used = [(k, v) for k, v in (('perturb', cfg.perturb), ('pl_threshold', t)) if v not in ('none', None)]
     if used and cfg.method not in PSEUDO_LABEL_METHODS:
-        (k, v), = used[:1]
+        k, v = used[0]
         raise ValueError(f"{k}={v!r}: {cfg.method} exchanges no pseudo labels; {k} applies to {', '.join(PSEUDO_LABEL_METHODS)}")
     if cfg.perturb != 'none' and cfg.oracle_cps:
         raise ValueError(f"perturb={cfg.perturb!r}: oracle_cps checks the unperturbed path; it takes perturb='none'")

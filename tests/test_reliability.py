@@ -35,7 +35,8 @@ def run(tool, *args, fault=None, tmp=None):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     if fault:
         (tmp/'fault').mkdir(exist_ok=True); (tmp/'fault'/'sitecustomize.py').write_text(FAULT)
-        env.update(PYTHONPATH=str(tmp/'fault'), FAULT_PATTERN=fault[0], FAULT_AFTER=str(fault[1]))
+        paths = [str(tmp/'fault'), *filter(None, [os.environ.get('PYTHONPATH')])]   # the fault first; a checkout named by PYTHONPATH stays importable
+        env.update(PYTHONPATH=os.pathsep.join(paths), FAULT_PATTERN=fault[0], FAULT_AFTER=str(fault[1]))
         if len(fault) > 2: env['FAULT_KILL'] = '1'
     return subprocess.run([str(BIN/tool), *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
 
