@@ -1,4 +1,4 @@
-"""Random quarter turns and flips, a small random rotation, and the resize to the network size: one resampling per slice.
+"""Random quarter turns and flips, a small random rotation, and the resize to the network size: one resampling per slice; the strong perturbations of whole batches (intensity, CutMix, copy-paste) on the device.
 
 Docs: https://mcsc-fastai.github.io/mcsc_fastai/augment.html.md"""
 
@@ -11,11 +11,15 @@ from typing import NamedTuple
 import numpy as np
 
 # %% auto #0
-__all__ = ['AUG_MODES', 'MAX_ANGLE', 'P_ROT_FLIP', 'P_ROTATE', 'AugParams', 'draw_aug', 'source_coords', 'sample_nearest',
-           'sample_bilinear', 'transform_pair', 'augment_pair']
+__all__ = ['AUG_MODES', 'MAX_ANGLE', 'P_ROT_FLIP', 'P_ROTATE', 'P_JITTER', 'BRIGHTNESS', 'CONTRAST', 'P_GAMMA', 'GAMMA', 'P_BLUR',
+           'BLUR_SIGMA', 'P_NOISE', 'NOISE_SD', 'BLUR_RADIUS', 'CUTMIX_P', 'CUTMIX_AREA', 'CUTMIX_RATIO',
+           'COPYPASTE_AREA', 'COPYPASTE_RATIO', 'AugParams', 'draw_aug', 'source_coords', 'sample_nearest',
+           'sample_bilinear', 'transform_pair', 'augment_pair', 'IntensityDraw', 'draw_intensity', 'adjust_intensity',
+           'gaussian_blur', 'add_noise', 'strong_intensity', 'random_boxes', 'paste', 'Mixed', 'cutmix_sources',
+           'copypaste_pairs', 'cutmix', 'strong_slices', 'weak_to_strong', 'copy_paste']
 
 # %% ../nbs/02_augment.ipynb #0bee5c78
-AUG_MODES = ('default', 'legacy', 'none')
+AUG_MODES = ('default', 'legacy', 'none', 'strong')  # 'strong': the default geometry here, plus the strong intensity on the device (learner)
 MAX_ANGLE = 20       # degrees of the small rotation (SSL4MIS RandomGenerator: [-20, 20))
 P_ROT_FLIP = 0.5     # legacy: probability of the rot90 + flip branch (method notes 1.4)
 P_ROTATE = 0.5       # legacy: probability of the rotation branch when rot-flip was not taken (1/4 overall);
@@ -29,7 +33,7 @@ class AugParams(NamedTuple):
 
 # %% ../nbs/02_augment.ipynb #8b81f98a
 def draw_aug(rng:np.random.Generator, # generator (one per item in the loaders)
-             mode:str='default' # 'default', 'legacy' or 'none'
+             mode:str='default' # 'default', 'legacy', 'none' or 'strong' (whose geometry is the default one)
             ) -> AugParams:
     "Draw the geometric augmentation of one slice."
     if mode not in AUG_MODES: raise ValueError(f"aug={mode!r}: expected one of {AUG_MODES}")
@@ -105,3 +109,191 @@ def augment_pair(image:np.ndarray, label:np.ndarray|None, # float32 [H, W]; uint
                 ) -> tuple:
     "Random augmentation plus resize: (image float32 [size, size], label uint8 [size, size] or None)."
     return transform_pair(image, label, size, draw_aug(rng, mode), legacy=(mode == 'legacy'))
+
+# %% ../nbs/02_augment.ipynb #62982868
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+P_JITTER = 0.8              # probability of the brightness and contrast change (UniMatch: colour jitter applied with p 0.8)
+BRIGHTNESS = (0.5, 1.5)     # brightness factor (UniMatch: ColorJitter brightness 0.5)
+CONTRAST = (0.5, 1.5)       # contrast factor about the slice mean (UniMatch: ColorJitter contrast 0.5)
+P_GAMMA = 0.3               # probability of a gamma change (nnU-Net)
+GAMMA = (0.7, 1.5)          # gamma exponent (nnU-Net)
+P_BLUR = 0.5                # probability of a Gaussian blur (UniMatch)
+BLUR_SIGMA = (0.1, 2.0)     # blur standard deviation in pixels (UniMatch)
+P_NOISE = 0.1               # probability of additive Gaussian noise (nnU-Net)
+NOISE_SD = (0.0, 0.1**0.5)  # noise sd as a fraction of the slice's own sd (nnU-Net: variance up to 0.1 of a standardised image)
+
+class IntensityDraw(NamedTuple):
+    "Per-slice parameters of one strong intensity perturbation; a slice that did not draw an operation holds its identity value."
+    brightness:Tensor # [n] factor (1: unchanged)
+    contrast:Tensor   # [n] factor about the slice mean (1: unchanged)
+    gamma:Tensor      # [n] exponent (1: unchanged)
+    sigma:Tensor      # [n] blur sd in pixels (0: no blur)
+    noise_sd:Tensor   # [n] noise sd as a fraction of the slice's sd (0: no noise)
+
+def _uniform(n:int, bounds:tuple, g:torch.Generator) -> Tensor:
+    "`n` draws uniform in [lo, hi), from `g`, on its device."
+    lo, hi = bounds
+    return lo + (hi - lo) * torch.rand(n, generator=g, device=g.device)
+
+def _chance(n:int, p:float, g:torch.Generator) -> Tensor:
+    "bool [n]: True with probability `p`."
+    return torch.rand(n, generator=g, device=g.device) < p
+
+def draw_intensity(n:int, # slices
+                   g:torch.Generator # random generator, on the batch's device
+                  ) -> IntensityDraw:
+    "Draw the strong intensity perturbation of `n` slices."
+    one, zero = torch.ones(n, device=g.device), torch.zeros(n, device=g.device)
+    jitter = _chance(n, P_JITTER, g)                                  # brightness and contrast are applied together
+    brightness = torch.where(jitter, _uniform(n, BRIGHTNESS, g), one)
+    contrast = torch.where(jitter, _uniform(n, CONTRAST, g), one)
+    gamma = torch.where(_chance(n, P_GAMMA, g), _uniform(n, GAMMA, g), one)
+    sigma = torch.where(_chance(n, P_BLUR, g), _uniform(n, BLUR_SIGMA, g), zero)
+    noise_sd = torch.where(_chance(n, P_NOISE, g), _uniform(n, NOISE_SD, g), zero)
+    return IntensityDraw(brightness, contrast, gamma, sigma, noise_sd)
+
+def _per_slice(t:Tensor, like:Tensor) -> Tensor: return t.view(-1, 1, 1, 1).to(like.dtype)
+
+def adjust_intensity(x:Tensor, # float [n,1,H,W] slices in [0, 1]
+                     d:IntensityDraw # per-slice parameters
+                    ) -> Tensor:
+    "Brightness, then contrast about each slice's mean, then gamma: pointwise, monotone within a slice, kept in [0, 1]."
+    x = (x * _per_slice(d.brightness, x)).clamp(0, 1)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = (mean + _per_slice(d.contrast, x) * (x - mean)).clamp(0, 1)
+    return x ** _per_slice(d.gamma, x)
+
+# %% ../nbs/02_augment.ipynb #12f2b724
+BLUR_RADIUS = math.ceil(3 * BLUR_SIGMA[1])  # kernel taps on each side of the centre: 3 sd of the widest blur
+
+def gaussian_blur(x:Tensor, # float [n,c,H,W]
+                  sigma:Tensor, # [n] sd in pixels per slice (0: unchanged)
+                  radius:int=BLUR_RADIUS # taps on each side of the kernel's centre
+                 ) -> Tensor:
+    "Each slice blurred by a Gaussian of its own sd (separable, mirrored borders)."
+    n, c, H, W = x.shape
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    s = sigma.to(x.dtype).clamp_min(1e-3).repeat_interleave(c).view(-1, 1)   # sd 0: a unit impulse (exp underflows to 0)
+    k = torch.exp(-offsets**2 / (2 * s**2)); k = k / k.sum(1, keepdim=True)  # [n*c, 2r+1]
+    flat = F.pad(x.reshape(1, n * c, H, W), (radius,) * 4, mode='reflect')
+    flat = F.conv2d(flat, k.view(n * c, 1, 1, -1), groups=n * c)             # along rows
+    return F.conv2d(flat, k.view(n * c, 1, -1, 1), groups=n * c).view(n, c, H, W)  # along columns
+
+def add_noise(x:Tensor, # float [n,1,H,W]
+              rel_sd:Tensor, # [n] noise sd as a fraction of each slice's sd
+              g:torch.Generator # random generator, on `x`'s device
+             ) -> Tensor:
+    "`x` plus Gaussian noise of `rel_sd` times each slice's standard deviation."
+    sd = _per_slice(rel_sd, x) * x.std((1, 2, 3), keepdim=True)
+    return x + sd * torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+
+def strong_intensity(x:Tensor, # float [n,1,H,W] slices in [0, 1]
+                     g:torch.Generator, # random generator, on `x`'s device
+                     d:IntensityDraw|None=None # the parameters (default: drawn from `g`)
+                    ) -> Tensor:
+    "The photometric part of the strong view: brightness, contrast, gamma, blur, noise; no pixel moves."
+    d = d if d is not None else draw_intensity(len(x), g)
+    return add_noise(gaussian_blur(adjust_intensity(x, d), d.sigma), d.noise_sd, g)
+
+# %% ../nbs/02_augment.ipynb #04e8ec19
+CUTMIX_P = 0.5                  # probability that an unlabelled slice gets a CutMix box (UniMatch)
+CUTMIX_AREA = (0.02, 0.4)       # CutMix box area as a fraction of the slice (UniMatch)
+CUTMIX_RATIO = (0.3, 1 / 0.3)   # CutMix box height / width, relative to the slice's (UniMatch)
+COPYPASTE_AREA = (4 / 9, 4 / 9) # copy-paste box: 2/3 of each side (BCP)
+COPYPASTE_RATIO = (1.0, 1.0)    # copy-paste box: the slice's proportions (BCP)
+
+def random_boxes(n:int, H:int, W:int, # slices; their height and width
+                 g:torch.Generator, # random generator, on the batch's device
+                 area:tuple=CUTMIX_AREA, # range of the box area, fraction of the slice
+                 ratio:tuple=CUTMIX_RATIO, # range of the box's height / width relative to the slice's
+                 p:float=CUTMIX_P # probability that a slice gets a box (else its mask is empty)
+                ) -> Tensor: # bool [n,H,W]
+    "One random rectangle per slice, anywhere inside it."
+    a, r = _uniform(n, area, g), _uniform(n, ratio, g)
+    h, w = ((a * r).sqrt() * H).floor().clamp(1, H), ((a / r).sqrt() * W).floor().clamp(1, W)
+    top, left = (_uniform(n, (0, 1), g) * (H - h + 1)).floor(), (_uniform(n, (0, 1), g) * (W - w + 1)).floor()
+    on, v = _chance(n, p, g), lambda t: t.view(-1, 1, 1)
+    rows, cols = torch.arange(H, device=g.device).view(1, H, 1), torch.arange(W, device=g.device).view(1, 1, W)
+    return (rows >= v(top)) & (rows < v(top + h)) & (cols >= v(left)) & (cols < v(left + w)) & v(on)
+
+def paste(t:Tensor, # [B, ..., H, W] images, label maps or masks of a batch
+          source:Tensor, # int [B]: the slice each slice's box comes from
+          box:Tensor # bool [B,H,W]: the pixels taken from the source
+         ) -> Tensor:
+    "Each slice of `t` with the pixels of its box taken from the same place in slice `source[i]`."
+    if box.shape[0] != t.shape[0] or box.shape[-2:] != t.shape[-2:]:
+        raise ValueError(f"boxes {tuple(box.shape)} do not fit the batch {tuple(t.shape)}")
+    b = box.view(len(box), *([1] * (t.ndim - 3)), *box.shape[-2:])
+    return torch.where(b, t[source], t)
+
+# %% ../nbs/02_augment.ipynb #242d8487
+class Mixed(NamedTuple):
+    "A perturbed batch and the labels that go with its pixels."
+    x:Tensor                  # float [B,1,H,W] the images the networks learn from
+    y:Tensor                  # int [B,H,W] ground truth where `labelled`, -1 elsewhere
+    labelled:Tensor           # bool [B] (whole slices) or [B,H,W] (pixels, after copy-paste): labels that are ground truth
+    pseudo:Tensor|None        # int [N,B,H,W] each network's pseudo label, moved with its pixels
+    confidence:Tensor|None    # float [N,B,H,W] the confidence of each pseudo label, moved with it
+    box:Tensor                # bool [B,H,W] pixels that came from another slice
+
+def _moved(maps:Tensor|None, source:Tensor, box:Tensor) -> Tensor|None:
+    "Per-network maps [N,B,H,W] pasted along their batch axis (None stays None)."
+    return None if maps is None else paste(maps.transpose(0, 1), source, box).transpose(0, 1)
+
+def cutmix_sources(is_labelled:Tensor # bool [B]
+                  ) -> Tensor: # int [B]
+    "Each unlabelled slice takes its box from the next unlabelled slice of the batch (cyclically); labelled slices from themselves."
+    src, unl = torch.arange(len(is_labelled), device=is_labelled.device), (~is_labelled).nonzero().squeeze(1)
+    src[unl] = unl.roll(-1)
+    return src
+
+def copypaste_pairs(is_labelled:Tensor # bool [B]
+                   ) -> Tensor: # int [B]
+    "The i-th labelled and the i-th unlabelled slice name each other; a slice left without a partner names itself."
+    src = torch.arange(len(is_labelled), device=is_labelled.device)
+    lab, unl = is_labelled.nonzero().squeeze(1), (~is_labelled).nonzero().squeeze(1)
+    k = min(len(lab), len(unl))
+    src[lab[:k]], src[unl[:k]] = unl[:k], lab[:k]
+    return src
+
+# %% ../nbs/02_augment.ipynb #fda53b44
+def cutmix(x:Tensor, y:Tensor, is_labelled:Tensor, # the batch: [B,1,H,W], int [B,H,W], bool [B]
+           pseudo:Tensor|None=None, confidence:Tensor|None=None, # [N,B,H,W] each network's pseudo labels and confidence
+           g:torch.Generator|None=None, # random generator on the batch's device (needed unless `box` is given)
+           box:Tensor|None=None # bool [B,H,W] the boxes (default: `random_boxes` with UniMatch's settings)
+          ) -> Mixed:
+    "CutMix among the unlabelled slices: each takes its box from the next one; pseudo labels follow their pixels."
+    src, (B, H, W) = cutmix_sources(is_labelled), y.shape
+    box = (random_boxes(B, H, W, g) if box is None else box) & (src != torch.arange(B, device=src.device)).view(-1, 1, 1)
+    return Mixed(paste(x, src, box), y, is_labelled, _moved(pseudo, src, box), _moved(confidence, src, box), box)
+
+def strong_slices(x:Tensor, # float [B,1,H,W]
+                  which:Tensor, # bool [B] the slices to perturb
+                  g:torch.Generator # random generator on `x`'s device
+                 ) -> Tensor:
+    "`x` with the strong intensity perturbation on the slices `which` (the others unchanged)."
+    return torch.where(which.view(-1, 1, 1, 1), strong_intensity(x, g), x)
+
+def weak_to_strong(x:Tensor, y:Tensor, is_labelled:Tensor, # the batch as the loader gives it (the weak view)
+                   pseudo:Tensor|None=None, confidence:Tensor|None=None, # [N,B,H,W] pseudo labels of the weak view
+                   g:torch.Generator|None=None # random generator on the batch's device
+                  ) -> Mixed:
+    "UniMatch's strong view of the unlabelled slices: strong intensity, then CutMix among them; labelled slices untouched."
+    return cutmix(strong_slices(x, ~is_labelled, g), y, is_labelled, pseudo, confidence, g)
+
+def copy_paste(x:Tensor, y:Tensor, is_labelled:Tensor, # the batch as the loader gives it
+               pseudo:Tensor|None=None, confidence:Tensor|None=None, # [N,B,H,W] pseudo labels of the batch
+               g:torch.Generator|None=None, # random generator on the batch's device (needed unless `box` is given)
+               box:Tensor|None=None # bool [B,H,W] boxes; a pair uses its labelled slice's (default: BCP's 2/3 box)
+              ) -> Mixed:
+    "BCP's bidirectional copy-paste: each labelled slice swaps one box with an unlabelled slice; ground truth, its origin and pseudo labels move with the pixels."
+    src, (B, H, W) = copypaste_pairs(is_labelled), y.shape
+    idx = torch.arange(B, device=src.device)
+    if box is None: box = random_boxes(B, H, W, g, COPYPASTE_AREA, COPYPASTE_RATIO, 1.0)
+    box = box[torch.where(is_labelled, idx, src)] & (src != idx).view(-1, 1, 1)   # both slices of a pair: one box
+    origin = is_labelled.view(-1, 1, 1).expand(B, H, W)
+    return Mixed(paste(x, src, box), paste(y, src, box), paste(origin, src, box),
+                 _moved(pseudo, src, box), _moved(confidence, src, box), box)

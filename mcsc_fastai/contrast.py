@@ -19,18 +19,18 @@ __all__ = ['TAU', 'LOG_EPS', 'POS_EPS', 'CHUNK', 'contrast_labels', 'sample_inde
 
 # %% ../nbs/06_contrast.ipynb #3525edf5
 def contrast_labels(y:Tensor, # int [B,H,W] ground truth; unlabelled items' values are never read
-                    is_labelled:Tensor, # bool [B] which items carry ground truth
+                    is_labelled:Tensor, # bool [B] which items carry ground truth, or [B,H,W] which pixels (a copy-paste mix)
                     logits:Sequence[Tensor], # [B,C,H,W] per network, in view order (CNN first)
                     cross:bool=True, # unlabelled views get the other network's prediction (CroLab)
                     preds:Sequence[Tensor]|None=None # each network's `hard_prediction`, when already computed
                    ) -> Tensor: # int64 [B, n_views, H, W], no gradient
     "Per-view contrast labels: ground truth where labelled, else the other (or own) network's argmax."
-    if any(lg.shape[:1] + lg.shape[2:] != y.shape for lg in logits) or is_labelled.shape != y.shape[:1]:
+    if any(lg.shape[:1] + lg.shape[2:] != y.shape for lg in logits) or is_labelled.shape not in (y.shape[:1], y.shape):
         raise ValueError(f"labels {tuple(y.shape)}, is_labelled {tuple(is_labelled.shape)} and logits "
                          f"{[tuple(lg.shape) for lg in logits]} disagree")
     preds = preds if preds is not None else [hard_prediction(lg) for lg in logits]
     source = [(v + 1) % len(logits) if cross else v for v in range(len(logits))]
-    labelled = is_labelled.view(-1, 1, 1)
+    labelled = is_labelled if is_labelled.ndim == 3 else is_labelled.view(-1, 1, 1)
     return torch.stack([torch.where(labelled, y.long(), preds[s]) for s in source], 1)
 
 # %% ../nbs/06_contrast.ipynb #9506b6a0

@@ -72,7 +72,7 @@ class MCSCConfig:
     size:int = 224                 # network input size; official 224
     bs:int = 4                     # slices per batch; official 4
     labelled_bs:int = 2            # labelled slices per batch; official 2
-    aug:str = 'default'            # 'default' or 'legacy' (the reference's branch probabilities)
+    aug:str = 'default'            # 'default', 'legacy' (the reference's branch probabilities), 'none', or 'strong' (default + strong intensity on labelled slices)
     num_workers:int = 2            # data-loading processes
     n_classes:int = 4              # classes including background (ACDC 4, Synapse 9)
     # --- networks
@@ -90,6 +90,8 @@ class MCSCConfig:
     w_cps:float = 0.1              # final cross pseudo supervision weight (official 0.1)
     cps_rampup:float = 0.75        # fraction of training over which w_cps ramps up (30000/40000)
     oracle_cps:bool = False        # a check, not a method: the CPS term of unlabelled slices uses their ground truth
+    perturb:str = 'none'           # input of the unlabelled path: 'none' (the paper), 'strong' (weak-to-strong with CutMix) or 'copypaste' (bidirectional copy-paste)
+    pl_threshold:float|None = None # pseudo labels less confident than this are left out of cross pseudo supervision (None: all kept, the paper)
     w_cl:float = 0.002             # contrastive weight on the summed loss (0.001 per network, both nets)
     tau:float = 0.1                # contrastive temperature (official 0.1 at both scales)
     contrast_scales:dict = field(default_factory=lambda: {1: 19, 8: 14}) # stride -> block size

@@ -20,6 +20,7 @@ from fastai.callback.channelslast import ChannelsLast
 from fastcore.basics import patch, store_attr, ifnone
 from fastcore.foundation import L
 from .core import *
+from .augment import AUG_MODES, weak_to_strong, copy_paste, strong_slices
 from .models import *
 from .losses import *
 from .contrast import *
@@ -28,12 +29,13 @@ from .synthetic import make_synthetic_acdc
 from .data import mcsc_dls
 
 # %% auto #0
-__all__ = ['METHODS', 'LEGACY_SWITCHES', 'SCALE_BLOCKS', 'RAMP_STEPS', 'REFERENCE_QUIET', 'FUSED_DEVICES', 'method_config',
-           'ablation_config', 'sigmoid_rampup', 'cps_weight', 'poly_factor', 'warmup_poly_factor',
-           'reference_swin_schedule', 'swin_lengths', 'n_labelled_of', 'first_validation', 'epoch_lengths',
-           'EpochLengthsCallback', 'MCSCLoss', 'oracle_cps_terms', 'MCSCScheduleCallback', 'TrainAverage',
-           'LossTermsCallback', 'LegacyEvalModeCallback', 'partner_scores', 'partner_scores_from', 'ValidValue',
-           'PartnerCallback', 'has_projectors', 'adamw', 'group_lrs', 'mcsc_learner', 'tiny_config',
+__all__ = ['METHODS', 'LEGACY_SWITCHES', 'PERTURB_MODES', 'PSEUDO_LABEL_METHODS', 'SCALE_BLOCKS', 'RAMP_STEPS', 'REFERENCE_QUIET',
+           'PERTURB_STREAM', 'PERTURBATIONS', 'FUSED_DEVICES', 'check_switches', 'method_config', 'ablation_config',
+           'sigmoid_rampup', 'cps_weight', 'poly_factor', 'warmup_poly_factor', 'reference_swin_schedule',
+           'swin_lengths', 'n_labelled_of', 'first_validation', 'epoch_lengths', 'EpochLengthsCallback', 'MCSCLoss',
+           'oracle_cps_terms', 'MCSCScheduleCallback', 'TrainAverage', 'LossTermsCallback', 'LegacyEvalModeCallback',
+           'partner_scores', 'partner_scores_from', 'ValidValue', 'PartnerCallback', 'perturb_generator',
+           'PerturbCallback', 'has_projectors', 'adamw', 'group_lrs', 'mcsc_learner', 'tiny_config',
            'MCSCMixedPrecision', 'cpu_bf16_native', 'amp_mode']
 
 # %% ../nbs/08_learner.ipynb #ce2ad7d7
@@ -42,15 +44,34 @@ LEGACY_SWITCHES = dict(legacy_label_order=True, legacy_grid=True, legacy_samplin
                        legacy_eval_mode=True, legacy_metrics=True, test_size=256, aug='legacy',
                        swin_warmup=None)  # swin_warmup=None: the reference's epoch arithmetic (`swin_lengths`)
 
+PERTURB_MODES = ('none', 'strong', 'copypaste')  # `MCSCConfig.perturb`: the paper, weak-to-strong (UniMatch), copy-paste (BCP)
+PSEUDO_LABEL_METHODS = tuple(m for m in METHODS if len(METHOD_NETS[m]) == 2)  # the methods that exchange pseudo labels
+
+def check_switches(cfg:MCSCConfig # a run's settings
+                  ) -> MCSCConfig:
+    "`cfg` when its `aug`, `perturb` and `pl_threshold` are valid for its method; else a ValueError naming the field and what it accepts."
+    if cfg.aug not in AUG_MODES: raise ValueError(f"aug={cfg.aug!r}: expected one of {AUG_MODES}")
+    if cfg.perturb not in PERTURB_MODES: raise ValueError(f"perturb={cfg.perturb!r}: choose one of {PERTURB_MODES}")
+    t = cfg.pl_threshold
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 1):
+        raise ValueError(f"pl_threshold={t!r}: a confidence in [0, 1), or null (off)")
+    used = [(k, v) for k, v in (('perturb', cfg.perturb), ('pl_threshold', t)) if v not in ('none', None)]
+    if used and cfg.method not in PSEUDO_LABEL_METHODS:
+        k, v = used[0]
+        raise ValueError(f"{k}={v!r}: {cfg.method} exchanges no pseudo labels; {k} applies to {', '.join(PSEUDO_LABEL_METHODS)}")
+    if cfg.perturb != 'none' and cfg.oracle_cps:
+        raise ValueError(f"perturb={cfg.perturb!r}: oracle_cps checks the unperturbed path; it takes perturb='none'")
+    return cfg
+
 def method_config(method:str='mcsc', # one of `METHODS`
                   **overrides # any `MCSCConfig` field
                  ) -> MCSCConfig:
-    "The `MCSCConfig` of a method of the paper's Table R1, with `overrides` applied."
+    "The `MCSCConfig` of a method of the paper's Table R1, with `overrides` applied (and `check_switches`)."
     if method not in METHODS: raise ValueError(f"method={method!r}: choose one of {METHODS}")
     kw = dict(method=method)
     if method in ('unet-fs', 'unet-ls', 'cct', 'cps', 'cts'): kw['contrast_scales'] = {}
     if method == 'mcsc-legacy': kw.update(LEGACY_SWITCHES)
-    return replace(MCSCConfig(**kw), **overrides)
+    return check_switches(replace(MCSCConfig(**kw), **overrides))
 
 # %% ../nbs/08_learner.ipynb #bea3e0c7
 SCALE_BLOCKS = {'full': (1, 19), '56': (4, 14), '28': (8, 14)}
@@ -178,12 +199,12 @@ class MCSCLoss:
 
 # %% ../nbs/08_learner.ipynb #3461b9a1
 @patch
-def __call__(self:MCSCLoss, pred, y, is_labelled=None):
+def __call__(self:MCSCLoss, pred, y, is_labelled=None, pseudo=None, confidence=None):
     if isinstance(pred, torch.Tensor): return sup_loss(pred, y)  # validation: one network's logits
     if is_labelled is None: is_labelled = (y >= 0).flatten(1).all(1)
     total = sum(self._supervised(pred.logits, y, is_labelled, pred.aux))
-    hard = self._hard_predictions(pred.logits, is_labelled)
-    if self.uses_cps: total = total + self.w_cps * sum(self._cross_pseudo(pred.logits, is_labelled, y, hard))
+    hard, confidence = self._pseudo_labels(pred.logits, is_labelled, pseudo, confidence)
+    if self.uses_cps: total = total + self.w_cps * sum(self._cross_pseudo(pred.logits, is_labelled, y, hard, confidence))
     if self.uses_cct: total = total + self.w_cps * self._consistency(pred, is_labelled)
     if self.cfg.contrast_scales: total = total + self.cfg.w_cl * sum(self._contrast(pred, y, is_labelled, hard))
     return total
@@ -195,11 +216,21 @@ def _hard_predictions(self:MCSCLoss, logits, is_labelled=None):
     return [hard_prediction(lg) for lg in logits] if needed else None
 
 @patch
+def _pseudo_labels(self:MCSCLoss, logits, is_labelled, pseudo=None, confidence=None):
+    "Each network's pseudo labels, and their confidence when `pl_threshold` reads it: the ones given (a perturbed batch's), else of `logits`."
+    thr = self.cfg.pl_threshold
+    if pseudo is not None: return list(pseudo), (None if thr is None else list(confidence))
+    if thr is None or not self.uses_cps or self.cfg.oracle_cps: return self._hard_predictions(logits, is_labelled), None
+    labels, conf = zip(*[pseudo_labels(lg) for lg in logits])
+    return list(labels), list(conf)
+
+@patch
 def _supervised(self:MCSCLoss, logits, y, is_labelled, aux=()):
-    "0.5 (CE + Dice) of each network on the labelled slices (CCT: its mean over the main and auxiliary decoders)."
+    "0.5 (CE + Dice) of each network on the labelled slices, or pixels after a copy-paste mix (CCT: its mean over the main and auxiliary decoders)."
     aux, lab = aux or ((),) * len(logits), is_labelled
-    terms = [mean_sup_loss([o[lab] for o in (lg, *ax)], y[lab]) if ax else sup_loss(lg[lab], y[lab])
-             for lg, ax in zip(logits, aux)]                                # 0 (in the graph) when none
+    if lab.ndim == 3: terms = [sup_loss(lg, y, lab) for lg in logits]    # the ground truth wherever its pixels landed
+    else: terms = [mean_sup_loss([o[lab] for o in (lg, *ax)], y[lab]) if ax else sup_loss(lg[lab], y[lab])
+                   for lg, ax in zip(logits, aux)]                           # 0 (in the graph) when none
     for n, t in zip(self.net_names, terms): setattr(self, f'sup_{n}', t.detach())
     return terms
 
@@ -213,13 +244,26 @@ def oracle_cps_terms(logits:tuple, # each network's logits [B,C,H,W]
     return [dice_loss(lg[unl].softmax(1), y[unl]) if unl.any() else lg.sum() * 0. for lg in logits]
 
 @patch
-def _cross_pseudo(self:MCSCLoss, logits, is_labelled, y=None, hard=None):
-    "Each network's Dice against the other's hard prediction on the unlabelled slices (`oracle_cps`: their ground truth)."
+def _cross_pseudo(self:MCSCLoss, logits, is_labelled, y=None, hard=None, confidence=None):
+    "Each network's Dice against the other's hard prediction on the unlabelled slices or pixels (`oracle_cps`: their ground truth)."
     unl = ~is_labelled
     if self.cfg.oracle_cps: terms = oracle_cps_terms(logits, y, unl)
-    else: terms = cps_loss(logits[0][unl], logits[1][unl], None if hard is None else (hard[0][unl], hard[1][unl]))  # 0 (in the graph) when none
+    elif unl.ndim == 1 and confidence is None:
+        terms = cps_loss(logits[0][unl], logits[1][unl], None if hard is None else (hard[0][unl], hard[1][unl]))  # 0 (in the graph) when none
+    else: terms = self._taught_cps(logits, unl, hard, confidence)
     for n, t in zip(self.net_names, terms): setattr(self, f'cps_{n}', t.detach())
     return terms
+
+@patch
+def _taught_cps(self:MCSCLoss, logits, unl, hard=None, confidence=None):
+    "Cross pseudo supervision on the pixels where each network learns from its partner: not ground truth, and (`pl_threshold`) a confident partner."
+    hard = hard if hard is not None else [hard_prediction(lg) for lg in logits]
+    if unl.ndim == 1:                                                       # whole slices: the unlabelled ones
+        logits, hard = [lg[unl] for lg in logits], [h[unl] for h in hard]
+        confidence = None if confidence is None else [c[unl] for c in confidence]
+        unl = torch.ones_like(hard[0], dtype=torch.bool)
+    used = [unl] * 2 if confidence is None else [unl & (c >= self.cfg.pl_threshold) for c in confidence]  # where each one's label is used
+    return cps_loss(logits[0], logits[1], (hard[0], hard[1]), masks=(used[1], used[0]))
 
 @patch
 def _consistency(self:MCSCLoss, pred, is_labelled):
@@ -234,7 +278,8 @@ def _contrast(self:MCSCLoss, pred, y, is_labelled, hard=None):
     "The contrast at every configured scale (labelled slices only during the warm-up)."
     c = self.cfg
     labels = contrast_labels(y, is_labelled, pred.logits, cross=c.cross_labels, preds=hard)
-    use = torch.ones_like(is_labelled) if self.contrast_all else is_labelled
+    whole = is_labelled if is_labelled.ndim == 1 else is_labelled.flatten(1).all(1)   # slices whose every label is ground truth
+    use = torch.ones_like(whole) if self.contrast_all else whole
     losses = multiscale_contrast(pred.pixels, labels, blocks=c.contrast_scales, use=use, tau=c.tau,
                                  balanced=c.balanced, discard_bg=c.discard_bg, legacy_grid=c.legacy_grid,
                                  legacy_label_order=c.legacy_label_order, legacy_sampling=c.legacy_sampling,
@@ -390,6 +435,49 @@ class PartnerCallback(Callback):
     def after_fit(self):
         self.learn.metrics = L(m for m in self.learn.metrics if not isinstance(m, ValidValue))
 
+# %% ../nbs/08_learner.ipynb #551135a1
+PERTURB_STREAM = 16  # a label that keeps the perturbation's seeds apart from the other streams derived from the run's seed
+PERTURBATIONS = {'strong': weak_to_strong, 'copypaste': copy_paste}  # `perturb` -> the mix of `02_augment`
+
+def perturb_generator(seed:int, # the run's seed
+                      it:int, # global training iteration
+                      rank:int=0, # rank of a data-parallel run
+                      device=None # device of the batch (default: the CPU)
+                     ) -> torch.Generator:
+    "The generator of one iteration's perturbation: a function of the seed, the iteration and the rank only."
+    g = torch.Generator(device=device or 'cpu')
+    return g.manual_seed(int(np.random.SeedSequence([seed, PERTURB_STREAM, rank, it]).generate_state(1)[0]))
+
+class PerturbCallback(Callback):
+    "Pseudo labels of the weak view, then the strong view or a copy-paste mix (`perturb`); the strong intensity on labelled slices (`aug='strong'`)."
+    order = 12  # after MixedPrecision (10) has entered autocast and DDPCallback (11) has wrapped the model
+    def __init__(self, cfg:MCSCConfig): self.cfg = cfg  # run settings: perturb, aug, seed
+    @property
+    def iteration(self) -> int:
+        "The global training iteration (`MCSCScheduleCallback`'s, which a resume restores)."
+        sched = getattr(self.learn, 'mcsc_schedule', None)
+        return sched.it if sched is not None else self.learn.train_iter
+
+    def before_batch(self):
+        if not self.training: return
+        (x,), (y, is_lab), c = self.xb, self.yb[:2], self.cfg
+        g = perturb_generator(c.seed, self.iteration, getattr(self.dls.train, 'rank', 0), x.device)
+        weak = self.weak_pseudo_labels(x) if c.perturb != 'none' else None
+        with torch.autocast(x.device.type, enabled=False):
+            if c.aug == 'strong': x = strong_slices(x, is_lab, g)
+            mix = PERTURBATIONS[c.perturb](x, y, is_lab, *weak, g=g) if weak is not None else None
+        if mix is None: self.learn.xb = (x,)
+        else: self.learn.xb, self.learn.yb = (mix.x,), (mix.y, mix.labelled, mix.pseudo, mix.confidence)
+
+# %% ../nbs/08_learner.ipynb #2b70b947
+@patch
+def weak_pseudo_labels(self:PerturbCallback, x:torch.Tensor # the batch as the loader gives it
+                      ) -> tuple: # (int [N,B,H,W] labels, float [N,B,H,W] confidence)
+    "Each network's pseudo labels of the weak view and their confidence: one forward pass in training mode, without gradient."
+    with torch.no_grad(): logits = self.learn.model(x).logits
+    labels, conf = zip(*[pseudo_labels(lg) for lg in logits])
+    return torch.stack(labels), torch.stack(conf)
+
 # %% ../nbs/08_learner.ipynb #9055c113
 def has_projectors(model) -> bool:
     "Whether the model has contrast projectors (their own parameter group)."
@@ -420,7 +508,7 @@ def mcsc_learner(dls, # `mcsc_dls` loaders
                  **kwargs # passed to `Learner`
                 ) -> Learner:
     "A fastai `Learner` that trains the networks of `cfg.method` with the MCSC losses and schedules."
-    cfg = ifnone(cfg, method_config('mcsc'))
+    cfg = check_switches(ifnone(cfg, method_config('mcsc')))
     model = ifnone(model, build_model(cfg))
     loss = MCSCLoss(cfg, model.net_names)
     vols = getattr(dls, 'valid_volumes', None)
@@ -428,6 +516,7 @@ def mcsc_learner(dls, # `mcsc_dls` loaders
     if vols: cbs += [ValidPredictions(), VolumeDiceCallback(vols, size=cfg.size, legacy=cfg.legacy_metrics)]
     if vols and len(model.net_names) == 2: cbs += PartnerCallback(tuple(cfg.contrast_scales))
     if cfg.legacy_eval_mode: cbs += LegacyEvalModeCallback()
+    if cfg.perturb != 'none' or cfg.aug == 'strong': cbs += PerturbCallback(cfg)
     learn = Learner(dls, model, loss_func=loss, opt_func=adamw, splitter=mcsc_splitter, lr=group_lrs(cfg, model),
                     wd=cfg.wd, wd_bn_bias=True, train_bn=True, metrics=L(metrics), cbs=cbs, **kwargs)
     learn.cfg = cfg

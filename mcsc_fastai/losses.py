@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['DICE_EPS', 'dice_loss', 'sup_loss', 'class_argmax', 'hard_prediction', 'cps_loss', 'mean_sup_loss',
-           'consistency_loss']
+__all__ = ['DICE_EPS', 'IGNORE_INDEX', 'dice_loss', 'sup_loss', 'class_argmax', 'hard_prediction', 'pseudo_labels', 'cps_loss',
+           'mean_sup_loss', 'consistency_loss']
 
 # %% ../nbs/05_losses.ipynb #7448c9af
 DICE_EPS = 1e-5  # smoothing of the SSL4MIS Dice loss (method notes 3.2)
@@ -26,6 +26,14 @@ def _one_hot(target:Tensor, # int [n,H,W] or [n,1,H,W] class codes
     codes = torch.arange(n_classes, device=target.device).view(1, -1, 1, 1)
     return (target[:, None] == codes).to(dtype)
 
+def _masked(t:Tensor, # float [n,C,H,W]
+            mask:Tensor # bool [n,H,W]
+           ) -> Tensor:
+    "`t` with the pixels outside `mask` set to 0 in every channel."
+    if mask.shape != t.shape[:1] + t.shape[2:]:
+        raise ValueError(f"mask {tuple(mask.shape)} does not fit the maps {tuple(t.shape)}")
+    return t * mask[:, None].to(t.dtype)
+
 def _check_pair(probs:Tensor, target:Tensor):
     "Raise a ValueError naming both shapes when `target` does not match `probs` [n,C,H,W]."
     t_shape = target.shape if target.ndim == 3 else target.shape[:1] + target.shape[2:]
@@ -35,11 +43,13 @@ def _check_pair(probs:Tensor, target:Tensor):
 
 # %% ../nbs/05_losses.ipynb #8f66e4ea
 def dice_loss(probs:Tensor, # float [n,C,H,W] class probabilities (softmax applied)
-              target:Tensor # int [n,H,W] (or [n,1,H,W]) class codes in [0, C)
+              target:Tensor, # int [n,H,W] (or [n,1,H,W]) class codes in [0, C)
+              mask:Tensor|None=None # bool [n,H,W] the pixels that count (None: all)
              ) -> Tensor: # scalar
     "SSL4MIS Dice loss: mean over classes (background included) of 1 - batch-level soft Dice."
     _check_pair(probs, target)
     onehot = _one_hot(target, probs.shape[1], probs.dtype)
+    if mask is not None: probs, onehot = _masked(probs, mask), _masked(onehot, mask)
     dims = (0, 2, 3)
     inter, p_sq, t_sq = (probs*onehot).sum(dims), (probs*probs).sum(dims), onehot.sum(dims)
     dice = (2*inter + DICE_EPS) / (p_sq + t_sq + DICE_EPS)
@@ -50,13 +60,18 @@ def _zero_like_graph(t:Tensor) -> Tensor:
     "A scalar 0 that stays connected to `t`'s graph (so `backward` works on empty batch parts)."
     return t.sum() * 0.
 
+IGNORE_INDEX = -100  # cross-entropy target of pixels outside a mask (PyTorch's default ignore_index)
+
 def sup_loss(logits:Tensor, # float [n,C,H,W] one network's logits on labelled slices
-             target:Tensor # int [n,H,W] ground truth
+             target:Tensor, # int [n,H,W] ground truth
+             mask:Tensor|None=None # bool [n,H,W] the pixels whose ground truth counts (None: all)
             ) -> Tensor: # scalar
-    "0.5 x (cross-entropy + Dice): MCSC's supervised loss (method notes 3.1)."
+    "0.5 x (cross-entropy + Dice): MCSC's supervised loss (method notes 3.1), on the pixels of `mask` when given."
     _check_pair(logits, target)
     if len(logits) == 0: return _zero_like_graph(logits)
-    return 0.5 * (F.cross_entropy(logits, target.long()) + dice_loss(logits.softmax(1), target))
+    if mask is None: return 0.5 * (F.cross_entropy(logits, target.long()) + dice_loss(logits.softmax(1), target))
+    ce = F.cross_entropy(logits, torch.where(mask, target.long(), IGNORE_INDEX), reduction='sum') / mask.sum().clamp_min(1)
+    return 0.5 * (ce + dice_loss(logits.softmax(1), target, mask))
 
 # %% ../nbs/05_losses.ipynb #d9017fab
 def class_argmax(scores:Tensor # [n,C,...] class scores
@@ -69,16 +84,24 @@ def hard_prediction(logits:Tensor # float [n,C,H,W]
     "Argmax of the detached softmax: the pseudo label a network gives the other (method notes 3.3)."
     return class_argmax(logits.detach().softmax(1))
 
+def pseudo_labels(logits:Tensor # float [n,C,H,W]
+                 ) -> tuple: # (int64 [n,H,W] labels, float32 [n,H,W] confidence), no gradient
+    "`hard_prediction` and its softmax probability, the confidence a threshold reads."
+    top = logits.detach().float().softmax(1).max(1)
+    return top.indices, top.values
+
 def cps_loss(logits_a:Tensor, # float [n,C,H,W] first network's logits on unlabelled slices
              logits_b:Tensor, # float [n,C,H,W] second network's logits on the same slices
-             pseudo:tuple|None=None # (hard prediction of a, of b) when already computed
+             pseudo:tuple|None=None, # (hard prediction of a, of b) when already computed
+             masks:tuple|None=None # (bool [n,H,W] pixels where a learns from b's label, where b learns from a's); None: all
             ) -> tuple: # (loss of network a, loss of network b)
     "Cross pseudo supervision: each network's softmax against the other's hard prediction, Dice loss."
     if logits_a.shape != logits_b.shape:
         raise ValueError(f"the two networks' logits differ in shape: {tuple(logits_a.shape)} vs {tuple(logits_b.shape)}")
     if len(logits_a) == 0: return _zero_like_graph(logits_a), _zero_like_graph(logits_b)
     hard_a, hard_b = pseudo or (hard_prediction(logits_a), hard_prediction(logits_b))
-    return dice_loss(logits_a.softmax(1), hard_b), dice_loss(logits_b.softmax(1), hard_a)
+    if masks is None: return dice_loss(logits_a.softmax(1), hard_b), dice_loss(logits_b.softmax(1), hard_a)
+    return dice_loss(logits_a.softmax(1), hard_b, masks[0]), dice_loss(logits_b.softmax(1), hard_a, masks[1])
 
 # %% ../nbs/05_losses.ipynb #8240c552
 def mean_sup_loss(outputs:list, # float [n,C,H,W] logits of several outputs of one network (main decoder first)

@@ -95,7 +95,8 @@ def check_pretrain_config(cfg:PretrainConfig):
     if cfg.iters < 1 or cfg.iters % cfg.eval_every: raise ValueError(f"iters={cfg.iters} is not a positive multiple of eval_every={cfg.eval_every}")
     if cfg.bs < 1: raise ValueError(f"bs={cfg.bs}: must be at least 1")
     if cfg.held_back < 1: raise ValueError(f"held_back={cfg.held_back}: at least one patient measures the reconstruction")
-    if cfg.aug not in AUG_MODES: raise ValueError(f"aug={cfg.aug!r}: expected one of {AUG_MODES}")
+    geometric = tuple(a for a in AUG_MODES if a != 'strong')   # 'strong' adds an intensity perturbation in training only
+    if cfg.aug not in geometric: raise ValueError(f"aug={cfg.aug!r}: expected one of {geometric}")
 
 def largest_divisor(n:int, # iterations
                     most:int # the largest value wanted

@@ -10,7 +10,8 @@ BUDGET_BYTES = 4 * 2**20   # all notebooks in nbs/ together: they must stay ligh
                            # 4 MB leaves room for figures at 110 dpi, JPEG quality 80 (readable on the documentation site)
 IMAGE_TYPES = ('image/png', 'image/jpeg')
 MIN_IMAGES = {'00a_method': 1, '01_synthetic': 1, '02_augment': 1, '03_data': 1, '04_models': 1, '05_losses': 1,
-              '06_contrast': 5, '07_metrics': 1, '12_embeddings': 1}  # notebook -> figures it must show (06: the loss in pictures)
+              '06_contrast': 5, '07_metrics': 1, '12_embeddings': 1,
+              '16_perturb': 4}  # notebook -> figures it must show (06: the loss in pictures)
 PRIVATE = [r'shared/data', r'/home/[^/\s"\']+', r'/root/', r'/Users/[^/\s"\']+', r'[A-Za-z]:\\+Users\\+']
 
 def _machine_paths() -> list:
