@@ -31,3 +31,26 @@ def phantom(tmp_path_factory):
     "A small synthetic cardiac dataset (6 patients, seed 0), written once per test process and only read by the tests."
     from mcsc_fastai.synthetic import make_synthetic_acdc
     return make_synthetic_acdc(tmp_path_factory.mktemp('data')/'phantom', n_patients=6, seed=0)
+
+def one_line(res:ToolResult, status:int=2) -> str:
+    "The single stderr line of a console script that exited with `status`, no traceback."
+    assert res.returncode == status, (res.returncode, res.stderr[-3000:])
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in res.stderr, res.stderr[-3000:]
+    return lines[0]
+
+def history_rows(run) -> int:
+    "Validations written so far to a run folder's history.csv (0 before the first)."
+    import pandas as pd
+    from pathlib import Path
+    p = Path(run)/'history.csv'
+    return len(pd.read_csv(p)) if p.exists() else 0
+
+def kill_after(proc, run, rows:int=2, timeout:float=600) -> int:
+    "SIGKILL the training process `proc` once its run folder holds `rows` validations (it must still be running); returns the rows written."
+    import signal, time
+    deadline = time.time() + timeout
+    while history_rows(run) < rows and proc.poll() is None and time.time() < deadline: time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    return history_rows(run)

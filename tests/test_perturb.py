@@ -1,10 +1,10 @@
 """The switches of the unlabelled path (`perturb`, `pl_threshold`, `aug='strong'`): off, every method trains exactly as
 before they existed; bad values are one line and exit 2 before anything trains; a perturbed run killed and resumed
 gives the history of an uninterrupted one."""
-import json, platform, signal, subprocess, sys, textwrap, time
+import json, platform, subprocess, sys, textwrap
 from pathlib import Path
 import pandas as pd, pytest, torch
-from conftest import run_tool
+from conftest import run_tool, kill_after
 
 STORED = Path(__file__).parent/'losses_before_switches.json'
 
@@ -71,20 +71,11 @@ RUN = textwrap.dedent('''
 def _train(phantom, out, resume=False):
     return subprocess.Popen([sys.executable, '-c', RUN, str(phantom), str(out), 'resume' if resume else 'new'])
 
-def _rows(out) -> int:
-    p = out/'history.csv'
-    return len(pd.read_csv(p)) if p.exists() else 0
-
 def test_a_perturbed_run_resumes_to_the_same_history(phantom, tmp_path):
     "The perturbation of an iteration is a function of the seed and the iteration: a killed and resumed run replays it."
     full, killed = tmp_path/'full', tmp_path/'killed'
     assert _train(phantom, full).wait(timeout=600) == 0
-    proc = _train(phantom, killed)
-    deadline = time.time() + 600
-    while _rows(killed) < 2 and proc.poll() is None and time.time() < deadline: time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL); proc.wait()
-    assert 2 <= _rows(killed) < 4
+    assert 2 <= kill_after(_train(phantom, killed), killed) < 4
     assert _train(phantom, killed, resume=True).wait(timeout=600) == 0
     a, b = (pd.read_csv(p/'history.csv').drop(columns='elapsed') for p in (full, killed))
     assert a.iteration.tolist() == [2, 4, 6, 8]

@@ -11,6 +11,7 @@ import pytest
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.nifti import write_tiny_acdc_raw, convert_acdc
 from mcsc_fastai.train import train_run, load_checkpoint, load_run_config
+from conftest import one_line
 
 BIN = Path(sys.executable).parent
 CUT_BYTES = 1000          # what is left of a checkpoint cut short
@@ -39,13 +40,6 @@ def run(tool, *args, fault=None, tmp=None):
         env.update(PYTHONPATH=path, FAULT_PATTERN=fault[0], FAULT_AFTER=str(fault[1]))
         if len(fault) > 2: env['FAULT_KILL'] = '1'
     return subprocess.run([str(BIN/tool), *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
-
-def one_line(res, status:int) -> str:
-    "The single stderr line of a script that exited with `status`, no traceback."
-    assert res.returncode == status, (res.returncode, res.stderr[-3000:])
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in res.stderr, res.stderr[-3000:]
-    return lines[0]
 
 def no_temporaries(folder:Path): assert not [p.name for p in folder.rglob('.*') if p.is_file()], list(folder.rglob('.*'))
 

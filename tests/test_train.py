@@ -1,8 +1,7 @@
 "Training runs: kill a tiny run mid-training, resume it, and get the history of an uninterrupted run; --amp on a CPU."
-import json, os, signal, subprocess, sys, time, textwrap
-from pathlib import Path
+import json, subprocess, sys, textwrap
 import pandas as pd, pytest, torch
-from conftest import run_tool
+from conftest import run_tool, kill_after
 
 RUN = textwrap.dedent('''
     import sys
@@ -17,19 +16,10 @@ RUN = textwrap.dedent('''
 def _train(phantom, out, resume=False, **kw):
     return subprocess.Popen([sys.executable, '-c', RUN, str(phantom), str(out), 'resume' if resume else 'new'], **kw)
 
-def _rows(out):
-    p = out/'history.csv'
-    return len(pd.read_csv(p)) if p.exists() else 0
-
 def test_kill_and_resume_gives_the_same_history(phantom, tmp_path):
     full, killed = tmp_path/'full', tmp_path/'killed'
     assert _train(phantom, full).wait(timeout=600) == 0
-    proc = _train(phantom, killed)
-    deadline = time.time() + 600
-    while _rows(killed) < 2 and proc.poll() is None and time.time() < deadline: time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL); proc.wait()
-    done_before = _rows(killed)
+    done_before = kill_after(_train(phantom, killed), killed)
     assert 2 <= done_before < 4
     assert torch.serialization.get_unsafe_globals_in_checkpoint(killed/'latest.pth') == []   # loads with weights_only=True
     assert _train(phantom, killed, resume=True).wait(timeout=600) == 0

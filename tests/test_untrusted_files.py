@@ -5,7 +5,7 @@ more than the memory available, is refused from its header. Each fault is one li
 import json, os, shutil, subprocess, sys, textwrap, time
 from pathlib import Path
 import h5py, numpy as np, pandas as pd, pytest, torch
-from conftest import run_tool
+from conftest import one_line, run_tool
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.train import train_run, load_checkpoint, _numpy_state
 
@@ -14,13 +14,6 @@ HUGE_SHAPE = (20000, 512, 512)    # the issue's volume: 21 GB of float32, a few 
 BIG_SHAPE = (256, 1024, 1024)     # within the slice and pixel limits, 1.07 GB of float32: more than HEADROOM
 HEADROOM = 512 * 2**20            # address space left to the process that reads them (bytes)
 FAST_S = 1.0                      # "well under a second": a refusal from the header takes milliseconds
-
-def one_line(res, status:int=2) -> str:
-    "The single stderr line of a console script that exited with `status`, no traceback."
-    assert res.returncode == status, (res.returncode, res.stderr[-3000:])
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in res.stderr, res.stderr[-3000:]
-    return lines[0]
 
 @pytest.fixture(scope='module')
 def finished_run(phantom, tmp_path_factory):
