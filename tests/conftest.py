@@ -54,3 +54,11 @@ def kill_after(proc, run, rows:int=2, timeout:float=600) -> int:
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL); proc.wait()
     return history_rows(run)
+
+def tiny_mcsc_run(phantom, tmp_path_factory, validations:int):
+    "A finished tiny MCSC run of `validations` validations (one every 2 iterations): latest.pth at the last, latest.prev.pth at the one before."
+    from mcsc_fastai.learner import tiny_config
+    from mcsc_fastai.train import train_run
+    out = tmp_path_factory.mktemp('runs')/'mcsc'
+    train_run(tiny_config('mcsc', data=str(phantom), iters=2 * validations, eval_every=2), out, show_progress=False)
+    return out

@@ -8,10 +8,9 @@ import json, os, shutil, subprocess, sys, textwrap
 from pathlib import Path
 import h5py, numpy as np, pandas as pd
 import pytest
-from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.nifti import write_tiny_acdc_raw, convert_acdc
 from mcsc_fastai.train import train_run, load_checkpoint, load_run_config
-from conftest import one_line
+from conftest import one_line, tiny_mcsc_run
 
 BIN = Path(sys.executable).parent
 CUT_BYTES = 1000          # what is left of a checkpoint cut short
@@ -48,9 +47,7 @@ def history(run:Path) -> pd.DataFrame: return pd.read_csv(run/'history.csv').dro
 @pytest.fixture(scope='module')
 def finished_run(phantom, tmp_path_factory):
     "A tiny MCSC run of 3 validations: latest.pth at iteration 6, latest.prev.pth at 4."
-    out = tmp_path_factory.mktemp('runs')/'mcsc'
-    train_run(tiny_config('mcsc', data=str(phantom), iters=6, eval_every=2), out, show_progress=False)
-    return out
+    return tiny_mcsc_run(phantom, tmp_path_factory, 3)
 
 @pytest.fixture
 def run_copy(finished_run, tmp_path):

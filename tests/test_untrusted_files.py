@@ -5,7 +5,7 @@ more than the memory available, is refused from its header. Each fault is one li
 import json, os, shutil, subprocess, sys, textwrap, time
 from pathlib import Path
 import h5py, numpy as np, pandas as pd, pytest, torch
-from conftest import one_line, run_tool
+from conftest import one_line, tiny_mcsc_run, run_tool
 from mcsc_fastai.learner import tiny_config
 from mcsc_fastai.train import train_run, load_checkpoint, _numpy_state
 
@@ -18,9 +18,7 @@ FAST_S = 1.0                      # "well under a second": a refusal from the he
 @pytest.fixture(scope='module')
 def finished_run(phantom, tmp_path_factory):
     "A tiny MCSC run of 2 validations: latest.pth at iteration 4, latest.prev.pth at 2."
-    out = tmp_path_factory.mktemp('runs')/'mcsc'
-    train_run(tiny_config('mcsc', data=str(phantom), iters=4, eval_every=2), out, show_progress=False)
-    return out
+    return tiny_mcsc_run(phantom, tmp_path_factory, 2)
 
 @pytest.fixture
 def run_copy(finished_run, tmp_path): return Path(shutil.copytree(finished_run, tmp_path/'run'))
