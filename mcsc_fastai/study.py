@@ -730,9 +730,10 @@ def paired_section(records:list, # the study's records
     if base is None or not any(record_volumes(r, 'test') is not None for r in records): 
         if baseline: raise ValueError(f"--baseline {baseline}: the study's records hold no per-volume test results to pair")
         return ''
-    if baseline and baseline not in {r['method'] for r in records}:
+    have = {r['method'] for r in records}                      # a planned method without records yet is left out, not an error
+    if baseline and baseline not in have:
         raise ValueError(f"--baseline {baseline}: the study has no runs of it (methods: {', '.join(methods)})")
-    try: t = paired_table(records, base, methods=[m for m in methods if m != base], strict=False)
+    try: t = paired_table(records, base, methods=[m for m in methods if m != base and m in have], strict=False)
     except ValueError as e:
         if baseline: raise
         return f"\n\nNo paired comparison: {e}.\n"
