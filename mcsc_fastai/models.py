@@ -10,7 +10,7 @@ import re, time, inspect, logging, pickle, pickletools, zipfile, contextlib
 from pathlib import Path
 from typing import NamedTuple, Callable
 from functools import partial
-import torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from fastai.torch_core import params
 from timm.layers import PatchEmbed, trunc_normal_, calculate_drop_path_rates
@@ -25,12 +25,12 @@ __all__ = ['LEAKY_SLOPE', 'TRUST_FLAG', 'WEIGHTS_ONLY_REFUSAL', 'SWIN_BUFFERS', 
            'conv_bn_act', 'cpu_dropout', 'Dropout', 'conv_block', 'UpBlock', 'seg_head', 'check_divisible',
            'unet_up_path', 'unet_decode', 'UNet', 'PatchExpand', 'swin_grids', 'swin_blocks', 'DecoderStage',
            'init_swin_weights', 'set_fused_attn', 'SwinUNet', 'UnsafeCheckpointError', 'trust_hint',
-           'trusted_checkpoints', 'read_checkpoint', 'swin_state_dict', 'swin_to_timm_keys', 'mirror_to_decoder',
-           'pickled_strings', 'is_resumable_state', 'read_swin_checkpoint', 'load_swin_pretrained', 'swin_shape',
-           'config_swin_shape', 'describe_shape', 'imagenet_misfit', 'imagenet_state_dict', 'fetch_imagenet_swin_t',
-           'ChannelNorm', 'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise', 'random_dropout',
-           'feature_dropout', 'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter', 'reference_ops',
-           'compare_fwd_bwd', 'time_fwd_bwd']
+           'trusted_checkpoints', 'earlier_numpy_globals', 'read_checkpoint', 'swin_state_dict', 'swin_to_timm_keys',
+           'mirror_to_decoder', 'pickled_strings', 'is_resumable_state', 'read_swin_checkpoint', 'load_swin_pretrained',
+           'swin_shape', 'config_swin_shape', 'describe_shape', 'imagenet_misfit', 'imagenet_state_dict',
+           'fetch_imagenet_swin_t', 'ChannelNorm', 'Projector', 'Pixels', 'MCSCOutput', 'MCSCModel', 'feature_noise',
+           'random_dropout', 'feature_dropout', 'UNetDecoder', 'CCTUNet', 'make_net', 'build_model', 'mcsc_splitter',
+           'reference_ops', 'compare_fwd_bwd', 'time_fwd_bwd']
 
 # %% ../nbs/04_models.ipynb #3a4ea8d8
 class NetOutput(NamedTuple):
@@ -319,14 +319,16 @@ _trust = dict(trust=False, cli=False)  # set by `trusted_checkpoints`
 class UnsafeCheckpointError(ValueError):
     "A checkpoint holds pickled Python objects, which loading would create by running code; the message names the file."
     def __init__(self, path, # the checkpoint
-                 found:list # the objects its pickle names, e.g. ['numpy.ndarray']
+                 found:list, # the objects its pickle names, e.g. ['numpy.ndarray']
+                 trusted:bool=False # refused although trusted: it names objects beyond earlier versions' NumPy values
                 ):
-        self.path, self.found, self.hint = Path(path), sorted(found), trust_hint()   # the hint of where it was raised
+        self.path, self.found, self.trusted, self.hint = Path(path), sorted(found), trusted, trust_hint()   # the hint of where it was raised
         super().__init__(str(self))
     def __str__(self):
         shown = ', '.join(self.found[:3]) + (', ...' if len(self.found) > 3 else '')
-        return (f"{self.path}: holds pickled Python objects ({shown}) that loading would create by running code, so it was "
-                f"not loaded; earlier versions of mcsc_fastai wrote such run folders: if you made this file yourself, {self.hint}")
+        why = ("trusting a file loads only the NumPy arrays, scalars and dtypes that earlier versions of mcsc_fastai saved" if self.trusted else
+               f"earlier versions of mcsc_fastai wrote such run folders: if you made this file yourself, {self.hint}")
+        return f"{self.path}: holds pickled Python objects ({shown}) that loading would create by running code, so it was not loaded; {why}"
 
 def trust_hint() -> str:
     "How to load a checkpoint of your own that holds pickled objects: the flag of the console script running, else `trusted_checkpoints`."
@@ -348,25 +350,34 @@ def _unsafe_globals(path) -> list|None:
     try: return torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except ValueError: return None
 
-def _load_weights_only(path):
-    "`torch.load(weights_only=True)` of a legacy-format file, its refusal of a Python object as an `UnsafeCheckpointError`."
-    try: return torch.load(path, map_location='cpu', weights_only=True)
+def earlier_numpy_globals() -> list:
+    "The NumPy constructors of arrays, scalars and dtypes: all that earlier versions pickled into `latest.pth`. They build data and run nothing else."
+    core = getattr(np, '_core', None) or np.core
+    return [np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar] + \
+           [t for t in vars(getattr(np, 'dtypes', object)).values() if isinstance(t, type) and issubclass(t, np.dtype)]
+
+def _load_weights_only(path, trusted:bool=False):
+    "`torch.load(weights_only=True)` (trusted: NumPy's constructors allowed too), its refusal of a Python object as an `UnsafeCheckpointError`."
+    try:
+        with torch.serialization.safe_globals(earlier_numpy_globals() if trusted else []):
+            return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         if WEIGHTS_ONLY_REFUSAL not in str(e): raise
-        found = re.findall(r'GLOBAL (\S+) was not an allowed global', str(e))
-        if found: raise UnsafeCheckpointError(path, found) from e
+        found = re.findall(r'GLOBAL (\S+) (?:was not an allowed global|whose module)', str(e))
+        if found: raise UnsafeCheckpointError(path, found, trusted) from e
         detail = re.search(r'WeightsUnpickler error:\s*([^\n]+)', str(e))                 # not a pickle torch.save wrote
         raise pickle.UnpicklingError(f"not a torch.save file ({detail[1] if detail else 'unreadable'})") from e
 
 def read_checkpoint(path, # a `torch.save` file
-                    trust:bool|None=None # also load one holding pickled objects (None: as `trusted_checkpoints` says)
+                    trust:bool|None=None # also load the NumPy values of earlier versions (None: as `trusted_checkpoints` says)
                    ):
     "The contents of a checkpoint, on the CPU, loaded with `weights_only=True`; an `UnsafeCheckpointError` when its pickle names Python objects."
     unsafe, trusted = _unsafe_globals(path), _trust['trust'] if trust is None else trust
     if unsafe == []: return torch.load(path, map_location='cpu', weights_only=True)
-    if trusted: return torch.load(path, map_location='cpu', weights_only=False)
-    if unsafe: raise UnsafeCheckpointError(path, unsafe)
-    return _load_weights_only(path)
+    if unsafe and not trusted: raise UnsafeCheckpointError(path, unsafe)
+    if unsafe and (beyond := set(unsafe) - {f'{g.__module__}.{g.__qualname__}' for g in earlier_numpy_globals()}):
+        raise UnsafeCheckpointError(path, beyond, trusted=True)                  # trusted, but it names more than NumPy's values
+    return _load_weights_only(path, trusted)
 
 # %% ../nbs/04_models.ipynb #3d185d2f
 SWIN_BUFFERS = ('relative_position_index', 'attn_mask')  # non-persistent buffers stored by old checkpoints
