@@ -17,16 +17,16 @@ from fastcore.script import call_parse
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.torch_core import default_device
-from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, Volume, data_root, MCSCConfig, cli_errors
+from .core import ACDC_CLASSES, SYNAPSE_CLASSES, DataError, Volume, data_root, MCSCConfig, cli_errors, say, human_size
 from .synthetic import make_synthetic_acdc, make_synthetic_synapse, write_h5
 from .augment import AUG_MODES, AugParams, augment_pair, transform_pair
-from .nifti import convert_acdc, check_size, SettingError
+from .nifti import convert_acdc, check_size, SettingError, available_memory
 
 # %% auto #0
-__all__ = ['NPY_HEADERS', 'QUICK_STRIDE', 'IGNORE_LABEL', 'DATA_COMMANDS', 'check_pair', 'array_header', 'open_arrays',
-           'size_arrays', 'read_arrays', 'read_list', 'Layout', 'ACDCLayout', 'SynapseLayout', 'write_tiny_synapse',
-           'open_dataset', 'SlicePool', 'collate_slices', 'SliceDL', 'TwoStreamDL', 'VolumeSlices', 'show_slices',
-           'mcsc_dls', 'run_check', 'mcsc_data']
+__all__ = ['NPY_HEADERS', 'QUICK_STRIDE', 'IGNORE_LABEL', 'CACHE_SHARE', 'DATA_COMMANDS', 'check_pair', 'array_header',
+           'open_arrays', 'size_arrays', 'read_arrays', 'read_list', 'Layout', 'ACDCLayout', 'SynapseLayout',
+           'write_tiny_synapse', 'open_dataset', 'SlicePool', 'collate_slices', 'SliceDL', 'TwoStreamDL',
+           'VolumeSlices', 'show_slices', 'mcsc_dls', 'run_check', 'mcsc_data']
 
 # %% ../nbs/03_data.ipynb #fe9b1143
 def check_pair(path, # file the arrays came from (named in errors)
@@ -321,13 +321,15 @@ def check(self:Layout, labelled:int|None=None, # labelled patients (cases) to co
 
 # %% ../nbs/03_data.ipynb #4dc5e4a1
 IGNORE_LABEL = -1  # target value of every pixel of an unlabelled slice (never a class id)
+CACHE_SHARE = 0.5  # the training cache may take at most this share of the memory available when it is filled
 
 class SlicePool:
     "Training slices of a layout, the labelled ones first (`n_labelled` of them); items are augmented and resized."
     def __init__(self, layout:Layout, n_labelled:int|range, # dataset; labelled prefix length K, or the labelled indices (`labelled_range`)
                  size:int=224, aug:str='default', # network input side; 'default', 'legacy' or 'none'
                  cache:bool=True, # keep images (and labelled labels) in memory
-                 all_labels:bool=False # also read the labels of unlabelled slices (the oracle check only)
+                 all_labels:bool=False, # also read the labels of unlabelled slices (the oracle check only)
+                 cache_budget:int|None=None # bytes the cache may take (None: `CACHE_SHARE` of the available memory)
                 ):
         if aug not in AUG_MODES: raise ValueError(f"aug={aug!r}: expected one of {AUG_MODES}")
         lab = range(n_labelled) if isinstance(n_labelled, int) else n_labelled
@@ -335,12 +337,26 @@ class SlicePool:
         self.names = [names[i] for i in lab] + [n for i, n in enumerate(names) if i not in lab]
         self.layout, self.n_labelled, self.size, self.aug = layout, len(lab), size, aug
         self.all_labels, self.images, self.labels = all_labels, None, None
-        if cache:
-            pairs = [layout.read_slice(n, with_label=self._has_label(i)) for i, n in enumerate(self.names)]
-            self.images, self.labels = [p[0] for p in pairs], [p[1] for p in pairs if p[1] is not None]
+        if cache: self._fill_cache(cache_budget)
     def _has_label(self, i:int) -> bool: return i < self.n_labelled or self.all_labels
     def __len__(self): return len(self.names)
     def __repr__(self): return f"SlicePool({len(self)} slices, {self.n_labelled} labelled, size {self.size}, aug {self.aug!r})"
+    def _fill_cache(self, budget:int|None):
+        "Read every slice into memory, unless they would take more than `budget` bytes: then say so and read from disk at each step."
+        avail = available_memory() if budget is None else None
+        budget = budget if budget is not None else (None if avail is None else int(CACHE_SHARE * avail))
+        pairs, used, n = [], 0, len(self.names)
+        for i, name in enumerate(self.names):
+            pairs.append(p := self.layout.read_slice(name, with_label=self._has_label(i)))
+            used += sum(a.nbytes for a in p if a is not None)
+            need = used if i + 1 < min(16, n) else used * n // (i + 1)   # the whole cache, projected from the slices read so far
+            if budget is not None and need > budget:
+                left = f"the {human_size(budget)} it may take" + (f" ({CACHE_SHARE:.0%} of the {human_size(avail)} available)" if avail else "")
+                say(f"{self.layout.root}: the {n} training slices would take about {human_size(need)} in memory, more than "
+                    f"{left}; they are read from disk at every step instead (slower)")
+                return
+        self.images, self.labels = [p[0] for p in pairs], [p[1] for p in pairs if p[1] is not None]
+
 
 # %% ../nbs/03_data.ipynb #7c2a1614
 @patch

@@ -111,11 +111,11 @@ def write_labels(scan:Scan, # the input
                  labels:np.ndarray, # predicted uint8 slices [S, H, W]
                  path:Path # destination (from `output_paths`)
                 ) -> Path:
-    "The labels in the input's format, axis order and geometry."
+    "The labels in the input's format, axis order and geometry (an h5 input: image and labels, gzip-compressed)."
     stored = from_slices(labels, scan.axis, scan.nifti is not None)
     if scan.nifti is not None: return write_nifti(path, stored, scan.nifti)
     with h5py.File(path, 'w') as f:
-        f.create_dataset('image', data=scan.stored); f.create_dataset('label', data=stored.astype(np.uint8))
+        f.create_dataset('image', data=scan.stored, compression='gzip'); f.create_dataset('label', data=stored.astype(np.uint8), compression='gzip')
     return path
 
 # %% ../nbs/14_predict.ipynb #6a29420b
