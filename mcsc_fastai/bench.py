@@ -12,6 +12,7 @@ import torch
 from fastcore.script import call_parse
 from fastai.callback.core import Callback, CancelTrainException
 from .core import data_root, show_env, set_seed, cli_errors
+from .nifti import _meminfo_available
 from .contrast import (CHUNK, TAU, block_contrast, block_contrast_reference, block_grid,
                                   random_block_perms, resample_labels, _group_labels, _kept_groups)
 
@@ -135,8 +136,8 @@ def _warm_up(fn, n_maps:int, channels:int, block:int, legacy:bool, device):
 
 def _available_mb() -> float:
     "MemAvailable of /proc/meminfo in MB (inf where unknown)."
-    try: return next(int(l.split()[1])/1024 for l in Path('/proc/meminfo').read_text().splitlines() if l.startswith('MemAvailable'))
-    except (OSError, StopIteration): return float('inf')
+    b = _meminfo_available()
+    return float('inf') if b is None else b / 2**20
 
 # %% ../nbs/11_bench.ipynb #f4ae69c9
 def _loss_fn(variant:str, chunk:int):
