@@ -277,7 +277,7 @@ def plot_study(records:list, # `read_records`
     return fig
 
 # %% ../nbs/13_study.ipynb #56d08a4f
-def combine_studies(folders:dict, # study folder -> new method name (None: keep the records' own)
+def combine_studies(folders:dict, # study folder -> new method name (None: keep the records' own; '{method}' in it stands for a record's own)
                     labelled:str|None=None # keep one labelled setting only
                    ) -> list:
     "The records of several studies as one list, with methods renamed per folder."
@@ -285,7 +285,9 @@ def combine_studies(folders:dict, # study folder -> new method name (None: keep 
     for folder, name in folders.items():
         for r in read_records(folder):
             if labelled is not None and r['labelled'] != str(labelled): continue
-            out.append(r if name is None else dict(r, method=name, name=run_name(name, r['labelled'], r['seed'], r.get('subset', 0))))
+            if name is None: out.append(r); continue
+            m = name.replace('{method}', r['method'])
+            out.append(dict(r, method=m, name=run_name(m, r['labelled'], r['seed'], r.get('subset', 0))))
     return out
 
 # %% ../nbs/13_study.ipynb #328d27cf
