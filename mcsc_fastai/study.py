@@ -1022,16 +1022,16 @@ def yardstick_table(records:list, # `combine_studies` of a grid (the oracle unde
                     oracle:str|None='cps-oracle', # the oracle's method name (None: no share)
                     methods:list|None=None # row order (default: as they come)
                    ) -> pd.DataFrame:
-    "Per method, on one subset: runs, mean test Dice (%) and HD95 of the first network, the paper's 3-case column, the oracle's gain recovered."
+    "Per method, on one subset: runs, mean test Dice (%) and HD95 of the first network, the paper's 3-case column, the oracle's gain recovered on that subset."
     res = study_results([r for r in records if int(r.get('subset', 0)) == subset], 'test')
     runs = res[res.net == 'cnn'].groupby(['method', 'run'], sort=False)[['dice', 'hd95']].mean()
     vols, rows = volume_results(records), {}
+    vols = vols[vols.subset == subset]                                 # the share on this subset: both gains from its runs
     orc = paired_stats(paired_differences(vols, oracle, baseline, strict=False))['diff'] if oracle in set(vols.method) else np.nan
     for m, g in runs.groupby(level='method', sort=False):
         share = np.nan
         if m not in (baseline, oracle) and orc > 0:
             d = paired_differences(vols, m, baseline, strict=False)
-            d = d[d.subset.isin(vols[vols.method == oracle].subset.unique())]   # the subsets where the oracle ran
             if len(d): share = paired_stats(d)['diff'] / orc
         paper = PAPER_R1_3_CASES.get(m)
         rows[m] = {'runs': len(g), 'test Dice': _pm(100 * g.dice.mean(), 100 * g.dice.std()), 'test HD95': _pm(g.hd95.mean(), g.hd95.std()),
