@@ -1023,10 +1023,10 @@ def yardstick_table(records:list, # `combine_studies` of a grid (the oracle unde
                     methods:list|None=None # row order (default: as they come)
                    ) -> pd.DataFrame:
     "Per method, on one subset: runs, mean test Dice (%) and HD95 of the first network, the paper's 3-case column, the oracle's gain recovered on that subset."
-    res = study_results([r for r in records if int(r.get('subset', 0)) == subset], 'test')
+    records = [r for r in records if int(r.get('subset', 0)) == subset]   # the share too: both gains from this subset's runs
+    res = study_results(records, 'test')
     runs = res[res.net == 'cnn'].groupby(['method', 'run'], sort=False)[['dice', 'hd95']].mean()
     vols, rows = volume_results(records), {}
-    vols = vols[vols.subset == subset]                                 # the share on this subset: both gains from its runs
     orc = paired_stats(paired_differences(vols, oracle, baseline, strict=False))['diff'] if oracle in set(vols.method) else np.nan
     for m, g in runs.groupby(level='method', sort=False):
         share = np.nan
