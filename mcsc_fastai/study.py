@@ -32,7 +32,8 @@ __all__ = ['PLAN_FIELDS', 'PLAN_DEFAULTS', 'RUN_KEYS', 'RECORD_KEYS', 'SPLITS', 
            'convergence_table', 'plot_partners', 'slice_dice', 'pick_slices', 'comparison_runs', 'plot_comparison',
            'measure_speed', 'estimate_seconds', 'same_config', 'PlannedRun', 'print_plan', 'machines_text',
            'paired_section', 'finish_study', 'claim_run', 'release_run', 'link_runs', 'log_event', 'study_events',
-           'complete_records', 'pretrained_copies', 'run_study', 'mcsc_compare', 'long_study_table', 'yardstick_table']
+           'complete_records', 'pretrained_copies', 'records_alone', 'run_study', 'mcsc_compare', 'long_study_table',
+           'yardstick_table']
 
 # %% ../nbs/13_study.ipynb #2025c052
 PLAN_FIELDS = ('preset', 'methods', 'labelled', 'subsets', 'seeds', 'iters', 'sets') # what defines a study
@@ -915,6 +916,12 @@ def pretrained_copies(out, # a study folder
     return (f"{cfg.pretrained} (sha256 {sha[:12]}): {'; '.join(parts)}; "
             f"their records are kept, and runs trained now start from this file")
 
+def records_alone(rows:list # `_status` of a plan
+                 ) -> bool:
+    "Whether the summaries must come from the records alone: every planned run has its record and the dataset folder is absent (a fresh checkout without the data)."
+    data = rows[0].cfg.data if rows else None
+    return data is not None and not Path(data).exists() and all(r.state == 'done' for r in rows)
+
 def run_study(out, # the study folder
               preset:str='demo', # one of `PRESETS`
               methods='unet-ls,mcsc', # methods, a list or 'a,b'
@@ -938,15 +945,19 @@ def run_study(out, # the study folder
     if baseline and baseline not in plan.methods:
         raise ValueError(f"--baseline {baseline}: not one of the study's methods ({', '.join(plan.methods)})")
     rows = _status(out, plan, data)
-    _check_data([r.cfg for r in rows]); check_pretrained_file(rows[0].cfg)  # bad data or unusable Swin weights fail before anything trains
-    if (note := pretrained_copies(out, rows[0].cfg)): say(note)
+    alone = records_alone(rows)
+    if alone: say(f"{rows[0].cfg.data}: no dataset folder here; every planned run has its record, "
+                  "so the summaries are rebuilt from the records alone (nothing is trained or evaluated)")
+    else:
+        _check_data([r.cfg for r in rows]); check_pretrained_file(rows[0].cfg)  # bad data or unusable Swin weights fail before anything trains
+        if (note := pretrained_copies(out, rows[0].cfg)): say(note)
     if dry_run:
         todo = {r.method: r.cfg for r in rows if r.state != 'done'}
         speeds = {m: measure_speed(cfg) for m, cfg in todo.items()}
         print(f"plan: {len(rows)} runs in {out}"); print_plan(rows, speeds)
         return study_results(read_records(out)) if (out/'records').exists() else study_results([])
     _check_plan(out, plan, force)
-    evaluated = complete_records(out, rows, verbose)
+    evaluated = [] if alone else complete_records(out, rows, verbose)
     trained, busy = [], []
     for r in rows:
         if r.state == 'done': continue
