@@ -22,7 +22,7 @@ HIDE_DIRECTIVES = ('hide', 'default_exp')       # cells nbdev leaves out of its 
 IMAGE_TYPES = ('image/png', 'image/jpeg', 'image/svg+xml', 'image/gif')
 MAX_VALUE_CHARS = 120                           # constants longer than this are shown cut, with an ellipsis
 HELP_COLUMNS = '100'                            # terminal width the `--help` texts are formatted for
-SECTIONS = {'tutorial': 'Tutorials', 'notes': 'Method', 'library': 'Library'}
+SECTIONS = {'tutorial': 'Tutorials', 'guide': 'Guide', 'notes': 'Method', 'library': 'Library'}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Notebooks: which there are, their page names and kinds
@@ -47,9 +47,10 @@ def directives(cell:dict) -> list:
             if l.startswith('#|') and l[2:].strip()]
 
 def nb_kind(path:Path, nb:dict|None=None) -> str:
-    "'index', 'tutorial' (`*_tutorial_*`), 'library' (exports a module) or 'notes' (any other notebook)."
+    "'index', 'tutorial' (`*_tutorial_*`), 'guide' (`*_guide`), 'library' (exports a module) or 'notes' (any other notebook)."
     if path.stem == 'index': return 'index'
     if '_tutorial_' in path.stem: return 'tutorial'
+    if path.stem.endswith('_guide'): return 'guide'
     nb = nb or read_nb(path)
     is_lib = any('default_exp' in directives(c) for c in nb['cells'] if c['cell_type'] == 'code')
     return 'library' if is_lib else 'notes'
@@ -153,7 +154,7 @@ def page_notebook(nb_path:Path, names:dict, pages:dict, root:Path=ROOT) -> dict:
     return dict(nb, cells=cells, metadata=dict(nb.get('metadata', {}), language_info=LANGUAGE_INFO))
 
 def toc_cell(kinds:dict) -> dict:
-    "The index's hidden tables of contents: tutorials, method notes, library notebooks, then the reference."
+    "The index's hidden tables of contents: tutorials, the guide, method notes, library notebooks, then the reference."
     parts = []
     for kind, caption in SECTIONS.items():
         pages = [page_name(p) for p, k in kinds.items() if k == kind]

@@ -14,6 +14,13 @@ def test_page_names():
     assert [ds.page_name(n) for n in ('06_contrast.ipynb', '00a_method', '20_tutorial_quickstart', 'index')] == \
            ['contrast', 'method', 'tutorial_quickstart', 'index']
 
+def test_notebook_kinds():
+    kinds = {p.stem: ds.nb_kind(p) for p in ds.notebooks()}
+    assert (kinds['index'], kinds['00b_guide'], kinds['00a_method'], kinds['20_tutorial_quickstart'], kinds['06_contrast']) == \
+           ('index', 'guide', 'notes', 'tutorial', 'library')
+    toc = ds.toc_cell(kinds)['source']
+    assert toc.index(':caption: Tutorials') < toc.index(':caption: Guide\n\nguide\n') < toc.index(':caption: Method\n\nmethod\n'), toc
+
 def test_links_map_to_the_site():
     assert ds.map_link('nbs/06_contrast.ipynb', ROOT) == 'contrast.ipynb'            # the README's links
     assert ds.map_link('06_contrast.ipynb#cost', ROOT/'nbs') == 'contrast.ipynb#cost'  # a notebook's links
