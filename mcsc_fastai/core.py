@@ -197,6 +197,21 @@ def _is_whole(path:Path, verify) -> bool:
     try: verify is None or verify(path); return True
     except DamagedFileError: return False
 
+def _umask() -> int:
+    "This process's umask: read from /proc where Linux shows it (nothing changed), else set and put back at once."
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except (OSError, ValueError): pass
+    mask = os.umask(0o022); os.umask(mask); return mask
+
+def _file_mode(path # the file about to be written
+             ) -> int:
+    "The permissions a plain `open(path, 'wb')` leaves: the existing file's, else read-write for all less the umask."
+    try: return Path(path).stat().st_mode & 0o7777
+    except OSError: return 0o666 & ~_umask()
+
 def atomic_write(path, # destination file
                  data, # bytes, or a function filling a binary file object
                  verify=None, # a function of a file's path that raises `DamagedFileError` if the file is not right
@@ -209,6 +224,7 @@ def atomic_write(path, # destination file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+        os.chmod(tmp, _file_mode(path))        # mkstemp's file is private (0o600); the result reads like any file written here
         with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
         if verify is not None: verify(Path(tmp))
         if keep is not None and path.exists() and _is_whole(path, verify): os.replace(path, keep)   # a damaged one is not kept
