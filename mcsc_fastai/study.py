@@ -637,10 +637,27 @@ def same_config(stored:dict, # a configuration as a record stores it
     stored = {k: v for k, v in stored.items() if k != 'data'}
     return all(stored.get(k, defaults.get(k)) == want.get(k, defaults.get(k)) for k in set(want) | set(stored))
 
+_SHA_CACHE = {}
+def _weights_sha256(path:str) -> str|None:
+    "The SHA-256 of a weights file (computed once per file and version), None when it is not a file here."
+    try: st = os.stat(path)
+    except OSError: return None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE: _SHA_CACHE[key] = file_sha256(path)
+    return _SHA_CACHE[key]
+
+def _same_weights(r:dict, cfg:MCSCConfig) -> bool:
+    "Whether record `r` started from the very bytes of `cfg.pretrained`, a weights file here under another path."
+    stored = r.get('config', {}).get('pretrained')
+    return (stored not in (None, IMAGENET) and cfg.pretrained not in (None, IMAGENET) and bool(r.get('pretrained_sha256'))
+            and same_config(dict(r['config'], pretrained=str(cfg.pretrained)), cfg)
+            and _weights_sha256(cfg.pretrained) == r['pretrained_sha256'])
+
 def _record_matches(path:Path, cfg:MCSCConfig) -> bool:
-    "Whether `path` is a whole record of `cfg` with its validation metrics (a damaged one is said and does not match)."
+    "Whether `path` is a whole record of `cfg` with its validation metrics (a damaged one is said and does not match); Swin weights match by path or by content."
     r = read_record(path) if path.exists() else None
-    return r is not None and same_config(r.get('config', {}), cfg) and r.get('split', 'val') == 'val'
+    return (r is not None and r.get('split', 'val') == 'val'
+            and (same_config(r.get('config', {}), cfg) or _same_weights(r, cfg)))
 
 def _has_whole_checkpoint(run:Path) -> bool:
     "Whether latest.pth or latest.prev.pth of `run` passes `check_checkpoint` (a damaged pair is said)."

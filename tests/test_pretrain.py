@@ -150,3 +150,25 @@ def test_study_says_which_records_started_from_another_copy(tmp_path):
     assert pretrained_copies(tmp_path, cfg) == (
         f"{weights} (sha256 {sha[:12]}): mcsc-l3-s0 started from another copy of it; cts-l3-s1 do not record which copy "
         f"they started from; their records are kept, and runs trained now start from this file")
+
+def test_records_follow_the_weights_by_content(tmp_path):
+    "A record of a run started from a weights file under another path is the plan's run when the file here has its SHA-256."
+    from mcsc_fastai.study import _record_matches, _comparable
+    here = tmp_path/'here'/'swin.pth'; here.parent.mkdir(); here.write_bytes(b'the weights')
+    sha = hashlib.sha256(b'the weights').hexdigest()
+    cfg = tiny_config('mcsc', pretrained=str(here))
+    def record(pretrained, **extra):
+        r = dict(name='mcsc-l3-s0', method='mcsc', labelled='3', seed=0, split='val', metrics={'cnn': {'classes': {}}},
+                 config=_comparable(replace(cfg, pretrained=pretrained)), **extra)
+        path = tmp_path/'records'/'mcsc-l3-s0.json'; path.parent.mkdir(exist_ok=True); path.write_text(json.dumps(r))
+        return path
+    assert _record_matches(record(str(here)), cfg)                                      # the same path: as before
+    assert _record_matches(record('/elsewhere/swin.pth', pretrained_sha256=sha), cfg)   # another path, the same bytes
+    assert not _record_matches(record('/elsewhere/swin.pth', pretrained_sha256='0' * 64), cfg)   # other bytes
+    assert not _record_matches(record('/elsewhere/swin.pth'), cfg)                       # no hash recorded: the path decides
+    assert not _record_matches(record('/elsewhere/swin.pth', pretrained_sha256=sha), replace(cfg, pretrained=str(tmp_path/'gone.pth')))
+    other = _comparable(replace(cfg, pretrained='/elsewhere/swin.pth', w_cl=0.5))      # the same bytes, another setting
+    path = record('/elsewhere/swin.pth', pretrained_sha256=sha)
+    r = json.loads(path.read_text()); r['config'] = other; path.write_text(json.dumps(r))
+    assert not _record_matches(path, cfg)
+    assert not _record_matches(record(IMAGENET, pretrained_sha256=sha), cfg)             # hub weights are not a file here
