@@ -6,7 +6,7 @@ Docs: https://mcsc-fastai.github.io/mcsc_fastai/study.html.md"""
 
 # %% ../nbs/13_study.ipynb #a29105e8
 from __future__ import annotations
-import os, sys, json, time, shutil, socket, platform, dataclasses, traceback
+import os, sys, json, time, shutil, socket, platform, dataclasses, functools, traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, NamedTuple
@@ -637,14 +637,14 @@ def same_config(stored:dict, # a configuration as a record stores it
     stored = {k: v for k, v in stored.items() if k != 'data'}
     return all(stored.get(k, defaults.get(k)) == want.get(k, defaults.get(k)) for k in set(want) | set(stored))
 
-_SHA_CACHE = {}
+@functools.lru_cache(maxsize=8)
+def _sha256_of_version(path:str, size:int, mtime_ns:int) -> str: return file_sha256(path)
+
 def _weights_sha256(path:str) -> str|None:
-    "The SHA-256 of a weights file (computed once per file and version), None when it is not a file here."
+    "The SHA-256 of a weights file (read once per version of the file), None when it is not a file here."
     try: st = os.stat(path)
     except OSError: return None
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE: _SHA_CACHE[key] = file_sha256(path)
-    return _SHA_CACHE[key]
+    return _sha256_of_version(str(path), st.st_size, st.st_mtime_ns)
 
 def _same_weights(r:dict, cfg:MCSCConfig) -> bool:
     "Whether record `r` started from the very bytes of `cfg.pretrained`, a weights file here under another path."
